@@ -1,0 +1,109 @@
+"""The command line: thin Typer wiring over the library. Heavy imports happen inside commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from migrator import __version__, render
+from migrator.errors import MigratorError
+
+_debug = False
+
+
+class MigratorGroup(TyperGroup):
+    """Turns MigratorError (and stray exceptions) into one stderr line and an exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MigratorError as err:
+            if _debug:
+                raise
+            render.fail(err)
+            raise typer.Exit(err.exit_code) from None
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            render.fail(MigratorError("interrupted", "re-run the command; state is saved after each step"))
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if _debug:
+                raise
+            render.fail(MigratorError(f"internal error: {type(exc).__name__}: {exc}",
+                                      "re-run with --debug and report the traceback", "InternalError"))
+            raise typer.Exit(2) from None
+
+
+HELP = """Rehearse, run and prove an online migration from Redis OSS to ElastiCache for Valkey.
+
+Local rehearsal (default target; real redis-server + valkey-server on loopback):
+
+  migrator up && migrator load --keys 10000
+  migrator migrate preflight && migrator migrate start --wait
+  migrator migrate verify && migrator migrate complete --pause-writes
+  migrator down
+
+On AWS: `migrator up --target aws`, then the same migrate commands.
+"""
+
+app = typer.Typer(
+    cls=MigratorGroup,
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+migrate_app = typer.Typer(
+    help="Drive the migration: preflight, start, status, verify, complete.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(migrate_app, name="migrate")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"migrator {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    workspace: Annotated[Path, typer.Option(
+        "--workspace", envvar="MIGRATOR_WORKSPACE", help="Workspace folder (state, logs, data).",
+        show_default=True)] = Path(".migrator"),
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    global _debug
+    _debug = debug
+    from migrator.state import Workspace
+
+    ctx.obj = Workspace(workspace)
+
+
+def _register() -> None:
+    from migrator.cli import aws_cmds, data_cmds, env_cmds, migrate_cmds
+
+    env_cmds.register(app)
+    migrate_cmds.register(migrate_app)
+    data_cmds.register(app, migrate_app)
+    aws_cmds.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    # Commands run with stdout possibly piped: make sure one JSON document is all it carries.
+    sys.exit(app(standalone_mode=True))

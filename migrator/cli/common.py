@@ -1,0 +1,41 @@
+"""Options and helpers shared by every command."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from migrator import render
+from migrator.errors import MigratorError
+from migrator.render import OutputFormat
+from migrator.state import Workspace
+
+
+def _set_output(value: OutputFormat) -> OutputFormat:
+    render.set_format(value)
+    return value
+
+
+OutputOpt = Annotated[
+    OutputFormat,
+    typer.Option("--output", "-o", help="text for people, json for machines (one document on stdout).",
+                 callback=_set_output, is_eager=True, case_sensitive=False),
+]
+
+
+def workspace(ctx: typer.Context) -> Workspace:
+    root = ctx.find_root()
+    return root.obj
+
+
+def confirm(question: str, auto_approve: bool, flag: str = "--auto-approve") -> None:
+    """Ask before destroying or creating paid resources; never prompt without a terminal."""
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        raise MigratorError(f"{question} needs confirmation and stdin is not a terminal",
+                            f"pass {flag} to proceed without a prompt", "ConfirmationRequired")
+    if not typer.confirm(question, default=False, err=True):
+        raise MigratorError("cancelled", f"nothing was changed; pass {flag} to skip the prompt", "Cancelled")

@@ -1,0 +1,133 @@
+"""The workspace: a `.migrator/` folder holding state.json (target kind, servers, migration state)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migrator.errors import MigratorError
+
+STATE_VERSION = 1
+TARGET_KINDS = ("local", "aws")
+MIGRATION_STATES = ("available", "migrating")
+MAX_EVENTS = 50
+
+
+@dataclass
+class ServerRecord:
+    """A local server process this tool started."""
+
+    role: str  # "source" | "target"
+    binary: str
+    port: int
+    pid: int | None = None
+    version: str = ""
+
+
+@dataclass
+class State:
+    target_kind: str = "local"
+    migration_state: str = "available"
+    servers: dict[str, ServerRecord] = field(default_factory=dict)
+    # Owned by the AWS backend: terraform outputs, region, terraform dir, tunnel ports.
+    aws: dict[str, Any] = field(default_factory=dict)
+    # Life-cycle events (newest last), shaped like ElastiCache's DescribeEvents entries.
+    events: list[dict[str, Any]] = field(default_factory=list)
+    version: int = STATE_VERSION
+
+    def add_event(self, message: str) -> None:
+        self.events.append({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "message": message})
+        del self.events[:-MAX_EVENTS]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> State:
+        """Build from parsed JSON, rejecting anything hand-edited into an impossible shape."""
+        if not isinstance(data, dict):
+            raise ValueError("top level is not an object")
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"unknown state version {data.get('version')!r}")
+        if data.get("target_kind") not in TARGET_KINDS:
+            raise ValueError(f"target_kind must be one of {TARGET_KINDS}")
+        if data.get("migration_state") not in MIGRATION_STATES:
+            raise ValueError(f"migration_state must be one of {MIGRATION_STATES}")
+        servers = {}
+        for role, raw in (data.get("servers") or {}).items():
+            record = ServerRecord(**raw)
+            if not isinstance(record.port, int) or not 0 < record.port < 65536:
+                raise ValueError(f"server {role!r} has an invalid port {record.port!r}")
+            if record.pid is not None and not isinstance(record.pid, int):
+                raise ValueError(f"server {role!r} has an invalid pid {record.pid!r}")
+            servers[role] = record
+        return cls(
+            target_kind=data["target_kind"],
+            migration_state=data["migration_state"],
+            servers=servers,
+            aws=dict(data.get("aws") or {}),
+            events=list(data.get("events") or []),
+        )
+
+
+class Workspace:
+    """A folder like `.terraform/`: state.json plus runtime dirs (data, logs) for local servers."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).absolute()
+
+    @property
+    def state_file(self) -> Path:
+        return self.path / "state.json"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.path / "logs"
+
+    def server_dir(self, role: str) -> Path:
+        return self.path / role
+
+    def exists(self) -> bool:
+        return self.state_file.exists()
+
+    def load(self) -> State | None:
+        """The saved state, or None when nothing was ever brought up here."""
+        try:
+            text = self.state_file.read_text()
+        except FileNotFoundError:
+            return None
+        try:
+            return State.from_dict(json.loads(text))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise MigratorError(
+                f"workspace state {self.state_file} is corrupt ({exc})",
+                f"fix or delete it; if servers still run, stop them by the pids in {self.path}/*/server.pid",
+                "CorruptState",
+            ) from None
+
+    def require(self) -> State:
+        state = self.load()
+        if state is None:
+            raise MigratorError(
+                f"no environment in {self.path}",
+                "run `migrator up` first (or pass --workspace PATH)",
+                "NoEnvironment",
+            )
+        return state
+
+    def save(self, state: State) -> None:
+        """Write atomically so a crash never leaves a half-written state file."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(state.to_dict(), indent=2) + "\n")
+        os.replace(tmp, self.state_file)
+
+    def remove_state(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.state_file.unlink()

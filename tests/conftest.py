@@ -1,0 +1,50 @@
+"""Shared fixtures: real servers on free loopback ports, an isolated environment for CLI runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers import ServerProcess, server_binary
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("MIGRATOR_WORKSPACE", str(tmp_path / ".migrator"))
+    # No test may reach AWS: fake credentials and no shared config files.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start servers by binary name ("redis-server" or "valkey-server"); all are stopped at teardown."""
+    started: list[ServerProcess] = []
+
+    def start(name: str = "redis-server", extra: list[str] | None = None) -> ServerProcess:
+        server = ServerProcess(server_binary(name), tmp_path / f"{name}-{len(started)}", extra=extra or [])
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def source(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
+    """A Redis 7.0 source, as on the local rehearsal."""
+    return server_factory("redis-server")
+
+
+@pytest.fixture
+def target(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
+    """A Valkey 8.0 target, as on the local rehearsal."""
+    return server_factory("valkey-server")
