@@ -1,0 +1,228 @@
+"""Data-plane preflight checks shared by both targets: is this source/target pair ready to migrate?
+
+Each check is a row (ok/warn/fail + fix). The AWS backend adds control-plane rows from
+DescribeReplicationGroups; everything that needs a connection to a server lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from migrator.endpoints import README_PREREQS, Endpoint, connect, parse_url
+from migrator.errors import MigratorError
+from migrator.lifecycle import FAIL, OK, WARN, Check, PreflightReport
+
+if TYPE_CHECKING:
+    import redis
+
+# Commands ElastiCache's online migration (and REPLICAOF) needs on the source.
+REQUIRED_COMMANDS = ("sync", "psync", "info", "config", "command", "cluster")
+MEMORY_HEADROOM = 1.2
+
+
+@dataclass
+class ServerFacts:
+    url: str
+    engine: str  # "redis" | "valkey"
+    version: str
+    rdb_version: int | None
+    used_memory: int
+    maxmemory: int
+    databases: int | None
+    cluster_enabled: bool
+    role: str
+    protected_mode: str | None
+
+
+SourceFacts = ServerFacts
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def rdb_version_written(engine: str, version: str) -> int | None:
+    """The RDB format a server version writes (Redis 7.0: 10, 7.2: 11, 7.4+: 12; Valkey 7.2–8.x: 11)."""
+    v = _version_tuple(version)
+    if engine == "valkey":
+        return 11 if v >= (7, 2) else None
+    if v >= (7, 4):
+        return 12
+    if v >= (7, 2):
+        return 11
+    if v >= (7, 0):
+        return 10
+    if v >= (5, 0):
+        return 9
+    return None
+
+
+def rdb_version_readable(target_engine_version: str) -> int | None:
+    """Highest RDB format a Valkey target loads by default (Valkey 8.x: 11; 8.1+ can relax the check)."""
+    v = _version_tuple(target_engine_version)
+    if v >= (7, 2):
+        return 11
+    return None
+
+
+def rdb_format_check(source_version: str, target_engine_version: str, source_engine: str = "redis") -> Check:
+    """Redis >= 7.4 writes RDB 12, which Valkey 8.0/8.1 refuse by default: the full sync would fail."""
+    written = rdb_version_written(source_engine, source_version)
+    readable = rdb_version_readable(target_engine_version)
+    if written is None or readable is None:
+        return Check("rdb_format", WARN,
+                     f"cannot tell whether {source_engine} {source_version} RDB loads on valkey "
+                     f"{target_engine_version}", "rehearse with `migrator up` on the same versions first")
+    detail = f"source {source_engine} {source_version} writes RDB {written}; target valkey " \
+             f"{target_engine_version} reads up to RDB {readable} by default"
+    if written <= readable:
+        return Check("rdb_format", OK, detail)
+    return Check("rdb_format", WARN,
+                 detail + " — the initial sync may fail with \"Can't handle RDB format version\"",
+                 "run the source on Redis 7.2.x (terraform var redis_version) or a target that reads "
+                 f"RDB {written} — see README#known-risks")
+
+
+def _info(client: redis.Redis) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    for section in ("server", "memory", "replication", "cluster", "keyspace"):
+        info.update(client.info(section))
+    return info
+
+
+def _config(client: redis.Redis, name: str) -> str | None:
+    """CONFIG GET one value; None when CONFIG is renamed or refused."""
+    import redis
+
+    try:
+        value = client.config_get(name).get(name)
+    except redis.ResponseError:
+        return None
+    return None if value is None else str(value)
+
+
+def _renamed_commands(client: redis.Redis) -> list[str]:
+    """Commands missing from COMMAND INFO (renamed or disabled with rename-command)."""
+    import redis
+
+    try:
+        replies = client.execute_command("COMMAND", "INFO", *REQUIRED_COMMANDS)
+    except redis.ResponseError:
+        return ["command"]
+    return [name for name, reply in zip(REQUIRED_COMMANDS, replies, strict=False) if not reply]
+
+
+def inspect(url: str, role: str) -> tuple[list[Check], ServerFacts | None]:
+    """Connect and collect the facts preflight needs; a failure to connect is a `fail` row, not an error."""
+    import redis
+
+    ep = parse_url(url, role)
+    try:
+        client = connect(ep, role)
+    except MigratorError as err:
+        return [Check(f"{role}_reachable", FAIL, err.message, err.hint)], None
+    try:
+        info = _info(client)
+        renamed = _renamed_commands(client)
+        databases = _config(client, "databases")
+        protected = _config(client, "protected-mode")
+    except redis.RedisError as exc:
+        return [Check(f"{role}_reachable", FAIL, f"{role} {ep.url} answered PING but not INFO: {exc}",
+                      "check the server's log and ACLs")], None
+    finally:
+        client.close()
+    engine = "valkey" if info.get("server_name") == "valkey" or "valkey_version" in info else "redis"
+    version = str(info.get("valkey_version") or info.get("redis_version") or "")
+    facts = ServerFacts(
+        url=ep.url,
+        engine=engine,
+        version=version,
+        rdb_version=rdb_version_written(engine, version),
+        used_memory=int(info.get("used_memory", 0)),
+        maxmemory=int(info.get("maxmemory", 0)),
+        databases=int(databases) if databases else None,
+        cluster_enabled=bool(info.get("cluster_enabled")),
+        role=str(info.get("role", "")),
+        protected_mode=protected,
+    )
+    checks = [Check(f"{role}_reachable", OK, f"{engine} {version} at {ep.url}, no AUTH required")]
+    if renamed:
+        checks.append(Check(f"{role}_commands", FAIL,
+                            f"{', '.join(c.upper() for c in renamed)} renamed or disabled on {ep.url}",
+                            f"remove rename-command for them from the {role}'s config — {README_PREREQS}"))
+    else:
+        checks.append(Check(f"{role}_commands", OK, "SYNC, PSYNC, INFO, CONFIG, COMMAND, CLUSTER available"))
+    return checks, facts
+
+
+def source_checks(source_url: str) -> tuple[list[Check], SourceFacts | None]:
+    """Rows about the source alone: reachable without AUTH, protected-mode off, commands, topology."""
+    checks, facts = inspect(source_url, "source")
+    if facts is None:
+        return checks, None
+    if facts.protected_mode == "yes":
+        checks.append(Check("source_protected_mode", FAIL, "protected-mode is yes: the target cannot connect",
+                            f"set 'protected-mode no' on the source — {README_PREREQS}"))
+    elif facts.protected_mode is None:
+        checks.append(Check("source_protected_mode", WARN, "cannot read protected-mode (CONFIG refused)",
+                            "make sure protected-mode is no"))
+    else:
+        checks.append(Check("source_protected_mode", OK, "protected-mode no"))
+    if facts.cluster_enabled:
+        checks.append(Check("source_cluster_mode", FAIL, "source runs in cluster mode; the target has 1 shard",
+                            "migrate a cluster-mode-disabled source, or create a cluster-mode target"))
+    else:
+        checks.append(Check("source_cluster_mode", OK, "cluster mode disabled (1 shard)"))
+    if facts.role != "master":
+        checks.append(Check("source_role", WARN, f"source role is {facts.role}",
+                            "point the migration at the source primary"))
+    return checks, facts
+
+
+def target_checks(target_url: str, source: SourceFacts | None, source_endpoint: Endpoint) -> list[Check]:
+    """Rows about a self-reachable target (local valkey, or ElastiCache through the tunnel)."""
+    target_ep = parse_url(target_url, "target")
+    if target_ep.same_server(source_endpoint):
+        return [Check("distinct_servers", FAIL, f"source and target are the same server ({target_ep.url})",
+                      "give a different --target")]
+    checks, target = inspect(target_url, "target")
+    if target is None or source is None:
+        return checks
+    checks.append(rdb_format_check(source.version, target.version, source.engine))
+    if source.databases and target.databases and source.databases != target.databases:
+        checks.append(Check("databases", FAIL,
+                            f"source has {source.databases} databases, target {target.databases}",
+                            "set the same `databases` on both (ElastiCache: 16)"))
+    else:
+        checks.append(Check("databases", OK, f"{source.databases or '?'} databases on both"))
+    checks.append(memory_check(source.used_memory, target.maxmemory))
+    return checks
+
+
+def memory_check(source_used: int, target_capacity: int) -> Check:
+    """Enough room on the target for the source's dataset (0 capacity means unlimited)."""
+    mib = 1024 * 1024
+    if target_capacity <= 0:
+        return Check("target_memory", OK, f"target has no maxmemory limit; source uses {source_used // mib} MiB")
+    detail = f"source uses {source_used / mib:.0f} MiB; target maxmemory {target_capacity / mib:.0f} MiB"
+    if target_capacity < source_used:
+        return Check("target_memory", FAIL, detail + " — the sync would run out of memory (maxmemory)",
+                     "raise the target's maxmemory / node type, or shrink the source")
+    if target_capacity < source_used * MEMORY_HEADROOM:
+        return Check("target_memory", WARN, detail + f" — under {MEMORY_HEADROOM}x headroom (maxmemory)",
+                     "use a larger node type or raise maxmemory")
+    return Check("target_memory", OK, detail)
+
+
+def pair_report(source_url: str, target_url: str) -> PreflightReport:
+    """All data-plane rows for a pair both reachable from here."""
+    report = PreflightReport(source=source_url, target=target_url)
+    source_rows, source = source_checks(source_url)
+    report.checks.extend(source_rows)
+    report.checks.extend(target_checks(target_url, source, parse_url(source_url, "source")))
+    return report
