@@ -55,6 +55,8 @@ class ServerProcess:
             "--logfile", str(self.logfile),
             "--save", "",
             "--appendonly", "no",
+            # One replica at a time: waiting for more before a full sync only slows tests down.
+            "--repl-diskless-sync-delay", "0",
             *self.extra,
         ]
 
