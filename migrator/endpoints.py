@@ -72,11 +72,15 @@ def parse_url(url: str, role: str = "server") -> Endpoint:
         )
     path = parts.path.strip("/")
     if path and not path.isdigit():
-        raise MigratorError(f"{role} URL {url!r}: database {path!r} is not a number", "use /0../15", "InvalidURL")
+        raise MigratorError(
+            f"{role} URL {url!r}: database {path!r} is not a number", "use /0../15", "InvalidURL"
+        )
     return Endpoint(parts.hostname, port or 6379, int(path or 0))
 
 
-def connect(endpoint: Endpoint | str, role: str = "server", timeout: float = 5.0, db: int | None = None) -> redis.Redis:
+def connect(
+    endpoint: Endpoint | str, role: str = "server", timeout: float = 5.0, db: int | None = None
+) -> redis.Redis:
     """Open a checked connection (PING answered) or raise a MigratorError saying what to fix."""
     import redis
 

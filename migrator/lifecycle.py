@@ -100,13 +100,19 @@ class Migration(Protocol):
 
     def preflight(self, source_url: str | None = None, target_url: str | None = None) -> PreflightReport: ...
 
-    def start(self, wait: bool = False, timeout: float = 600.0, test_first: bool = False,
-              progress: ProgressCallback | None = None) -> StartResult: ...
+    def start(
+        self,
+        wait: bool = False,
+        timeout: float = 600.0,
+        test_first: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> StartResult: ...
 
     def status(self) -> MigrationStatus: ...
 
-    def complete(self, force: bool = False, wait: bool = True, timeout: float = 60.0,
-                 pause_writes: bool = False) -> CompleteResult: ...
+    def complete(
+        self, force: bool = False, wait: bool = True, timeout: float = 60.0, pause_writes: bool = False
+    ) -> CompleteResult: ...
 
     def endpoints(self) -> tuple[str, str]:
         """(source URL, target URL) reachable from where the tool runs, for verify and workload."""

@@ -75,17 +75,26 @@ def rdb_format_check(source_version: str, target_engine_version: str, source_eng
     written = rdb_version_written(source_engine, source_version)
     readable = rdb_version_readable(target_engine_version)
     if written is None or readable is None:
-        return Check("rdb_format", WARN,
-                     f"cannot tell whether {source_engine} {source_version} RDB loads on valkey "
-                     f"{target_engine_version}", "rehearse with `migrator up` on the same versions first")
-    detail = f"source {source_engine} {source_version} writes RDB {written}; target valkey " \
-             f"{target_engine_version} reads up to RDB {readable} by default"
+        return Check(
+            "rdb_format",
+            WARN,
+            f"cannot tell whether {source_engine} {source_version} RDB loads on valkey "
+            f"{target_engine_version}",
+            "rehearse with `migrator up` on the same versions first",
+        )
+    detail = (
+        f"source {source_engine} {source_version} writes RDB {written}; target valkey "
+        f"{target_engine_version} reads up to RDB {readable} by default"
+    )
     if written <= readable:
         return Check("rdb_format", OK, detail)
-    return Check("rdb_format", WARN,
-                 detail + " — the initial sync may fail with \"Can't handle RDB format version\"",
-                 "run the source on Redis 7.2.x (terraform var redis_version) or a target that reads "
-                 f"RDB {written} — see README#known-risks")
+    return Check(
+        "rdb_format",
+        WARN,
+        detail + ' — the initial sync may fail with "Can\'t handle RDB format version"',
+        "run the source on Redis 7.2.x (terraform var redis_version) or a target that reads "
+        f"RDB {written} — see README#known-risks",
+    )
 
 
 def _info(client: redis.Redis) -> dict[str, Any]:
@@ -132,8 +141,14 @@ def inspect(url: str, role: str) -> tuple[list[Check], ServerFacts | None]:
         databases = _config(client, "databases")
         protected = _config(client, "protected-mode")
     except redis.RedisError as exc:
-        return [Check(f"{role}_reachable", FAIL, f"{role} {ep.url} answered PING but not INFO: {exc}",
-                      "check the server's log and ACLs")], None
+        return [
+            Check(
+                f"{role}_reachable",
+                FAIL,
+                f"{role} {ep.url} answered PING but not INFO: {exc}",
+                "check the server's log and ACLs",
+            )
+        ], None
     finally:
         client.close()
     engine = "valkey" if info.get("server_name") == "valkey" or "valkey_version" in info else "redis"
@@ -152,9 +167,14 @@ def inspect(url: str, role: str) -> tuple[list[Check], ServerFacts | None]:
     )
     checks = [Check(f"{role}_reachable", OK, f"{engine} {version} at {ep.url}, no AUTH required")]
     if renamed:
-        checks.append(Check(f"{role}_commands", FAIL,
-                            f"{', '.join(c.upper() for c in renamed)} renamed or disabled on {ep.url}",
-                            f"remove rename-command for them from the {role}'s config — {README_PREREQS}"))
+        checks.append(
+            Check(
+                f"{role}_commands",
+                FAIL,
+                f"{', '.join(c.upper() for c in renamed)} renamed or disabled on {ep.url}",
+                f"remove rename-command for them from the {role}'s config — {README_PREREQS}",
+            )
+        )
     else:
         checks.append(Check(f"{role}_commands", OK, "SYNC, PSYNC, INFO, CONFIG, COMMAND, CLUSTER available"))
     return checks, facts
@@ -166,21 +186,45 @@ def source_checks(source_url: str) -> tuple[list[Check], SourceFacts | None]:
     if facts is None:
         return checks, None
     if facts.protected_mode == "yes":
-        checks.append(Check("source_protected_mode", FAIL, "protected-mode is yes: the target cannot connect",
-                            f"set 'protected-mode no' on the source — {README_PREREQS}"))
+        checks.append(
+            Check(
+                "source_protected_mode",
+                FAIL,
+                "protected-mode is yes: the target cannot connect",
+                f"set 'protected-mode no' on the source — {README_PREREQS}",
+            )
+        )
     elif facts.protected_mode is None:
-        checks.append(Check("source_protected_mode", WARN, "cannot read protected-mode (CONFIG refused)",
-                            "make sure protected-mode is no"))
+        checks.append(
+            Check(
+                "source_protected_mode",
+                WARN,
+                "cannot read protected-mode (CONFIG refused)",
+                "make sure protected-mode is no",
+            )
+        )
     else:
         checks.append(Check("source_protected_mode", OK, "protected-mode no"))
     if facts.cluster_enabled:
-        checks.append(Check("source_cluster_mode", FAIL, "source runs in cluster mode; the target has 1 shard",
-                            "migrate a cluster-mode-disabled source, or create a cluster-mode target"))
+        checks.append(
+            Check(
+                "source_cluster_mode",
+                FAIL,
+                "source runs in cluster mode; the target has 1 shard",
+                "migrate a cluster-mode-disabled source, or create a cluster-mode target",
+            )
+        )
     else:
         checks.append(Check("source_cluster_mode", OK, "cluster mode disabled (1 shard)"))
     if facts.role != "master":
-        checks.append(Check("source_role", WARN, f"source role is {facts.role}",
-                            "point the migration at the source primary"))
+        checks.append(
+            Check(
+                "source_role",
+                WARN,
+                f"source role is {facts.role}",
+                "point the migration at the source primary",
+            )
+        )
     return checks, facts
 
 
@@ -188,16 +232,27 @@ def target_checks(target_url: str, source: SourceFacts | None, source_endpoint: 
     """Rows about a self-reachable target (local valkey, or ElastiCache through the tunnel)."""
     target_ep = parse_url(target_url, "target")
     if target_ep.same_server(source_endpoint):
-        return [Check("distinct_servers", FAIL, f"source and target are the same server ({target_ep.url})",
-                      "give a different --target")]
+        return [
+            Check(
+                "distinct_servers",
+                FAIL,
+                f"source and target are the same server ({target_ep.url})",
+                "give a different --target",
+            )
+        ]
     checks, target = inspect(target_url, "target")
     if target is None or source is None:
         return checks
     checks.append(rdb_format_check(source.version, target.version, source.engine))
     if source.databases and target.databases and source.databases != target.databases:
-        checks.append(Check("databases", FAIL,
-                            f"source has {source.databases} databases, target {target.databases}",
-                            "set the same `databases` on both (ElastiCache: 16)"))
+        checks.append(
+            Check(
+                "databases",
+                FAIL,
+                f"source has {source.databases} databases, target {target.databases}",
+                "set the same `databases` on both (ElastiCache: 16)",
+            )
+        )
     else:
         checks.append(Check("databases", OK, f"{source.databases or '?'} databases on both"))
     checks.append(memory_check(source.used_memory, target.maxmemory))
@@ -208,14 +263,24 @@ def memory_check(source_used: int, target_capacity: int) -> Check:
     """Enough room on the target for the source's dataset (0 capacity means unlimited)."""
     mib = 1024 * 1024
     if target_capacity <= 0:
-        return Check("target_memory", OK, f"target has no maxmemory limit; source uses {source_used // mib} MiB")
+        return Check(
+            "target_memory", OK, f"target has no maxmemory limit; source uses {source_used // mib} MiB"
+        )
     detail = f"source uses {source_used / mib:.0f} MiB; target maxmemory {target_capacity / mib:.0f} MiB"
     if target_capacity < source_used:
-        return Check("target_memory", FAIL, detail + " — the sync would run out of memory (maxmemory)",
-                     "raise the target's maxmemory / node type, or shrink the source")
+        return Check(
+            "target_memory",
+            FAIL,
+            detail + " — the sync would run out of memory (maxmemory)",
+            "raise the target's maxmemory / node type, or shrink the source",
+        )
     if target_capacity < source_used * MEMORY_HEADROOM:
-        return Check("target_memory", WARN, detail + f" — under {MEMORY_HEADROOM}x headroom (maxmemory)",
-                     "use a larger node type or raise maxmemory")
+        return Check(
+            "target_memory",
+            WARN,
+            detail + f" — under {MEMORY_HEADROOM}x headroom (maxmemory)",
+            "use a larger node type or raise maxmemory",
+        )
     return Check("target_memory", OK, detail)
 
 

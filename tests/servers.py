@@ -49,14 +49,21 @@ class ServerProcess:
     def argv(self) -> list[str]:
         return [
             self.binary,
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.workdir),
-            "--logfile", str(self.logfile),
-            "--save", "",
-            "--appendonly", "no",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.workdir),
+            "--logfile",
+            str(self.logfile),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
             # One replica at a time: waiting for more before a full sync only slows tests down.
-            "--repl-diskless-sync-delay", "0",
+            "--repl-diskless-sync-delay",
+            "0",
             *self.extra,
         ]
 

@@ -35,8 +35,13 @@ class MigratorGroup(TyperGroup):
         except Exception as exc:
             if _debug:
                 raise
-            render.fail(MigratorError(f"internal error: {type(exc).__name__}: {exc}",
-                                      "re-run with --debug and report the traceback", "InternalError"))
+            render.fail(
+                MigratorError(
+                    f"internal error: {type(exc).__name__}: {exc}",
+                    "re-run with --debug and report the traceback",
+                    "InternalError",
+                )
+            )
             raise typer.Exit(2) from None
 
 
@@ -44,11 +49,13 @@ HELP = """Rehearse, run and prove an online migration from Redis OSS to ElastiCa
 
 Local rehearsal (default target; real redis-server + valkey-server on loopback):
 
+\b
   migrator up && migrator load --keys 10000
   migrator migrate preflight && migrator migrate start --wait
   migrator migrate verify && migrator migrate complete --pause-writes
   migrator down
 
+\b
 On AWS: `migrator up --target aws`, then the same migrate commands.
 """
 
@@ -78,12 +85,19 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    workspace: Annotated[Path, typer.Option(
-        "--workspace", envvar="MIGRATOR_WORKSPACE", help="Workspace folder (state, logs, data).",
-        show_default=True)] = Path(".migrator"),
+    workspace: Annotated[
+        Path,
+        typer.Option(
+            "--workspace",
+            envvar="MIGRATOR_WORKSPACE",
+            help="Workspace folder (state, logs, data).",
+            show_default=True,
+        ),
+    ] = Path(".migrator"),
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     global _debug
     _debug = debug

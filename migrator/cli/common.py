@@ -20,8 +20,14 @@ def _set_output(value: OutputFormat) -> OutputFormat:
 
 OutputOpt = Annotated[
     OutputFormat,
-    typer.Option("--output", "-o", help="text for people, json for machines (one document on stdout).",
-                 callback=_set_output, is_eager=True, case_sensitive=False),
+    typer.Option(
+        "--output",
+        "-o",
+        help="text for people, json for machines (one document on stdout).",
+        callback=_set_output,
+        is_eager=True,
+        case_sensitive=False,
+    ),
 ]
 
 
@@ -35,7 +41,10 @@ def confirm(question: str, auto_approve: bool, flag: str = "--auto-approve") -> 
     if auto_approve:
         return
     if not sys.stdin.isatty():
-        raise MigratorError(f"{question} needs confirmation and stdin is not a terminal",
-                            f"pass {flag} to proceed without a prompt", "ConfirmationRequired")
+        raise MigratorError(
+            f"{question} needs confirmation and stdin is not a terminal",
+            f"pass {flag} to proceed without a prompt",
+            "ConfirmationRequired",
+        )
     if not typer.confirm(question, default=False, err=True):
         raise MigratorError("cancelled", f"nothing was changed; pass {flag} to skip the prompt", "Cancelled")

@@ -1,9 +1,160 @@
-"""Placeholder: commands are registered here by their owner."""
+"""`up`, `down`, `status`: bring an environment up, tear it down, show what exists."""
 
 from __future__ import annotations
 
+import enum
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
+from migrator import render
+from migrator.cli.common import OutputOpt, confirm, workspace
+from migrator.errors import MigratorError
+from migrator.lifecycle import EnvironmentStatus
+from migrator.render import OutputFormat
 
-def register(*apps: typer.Typer) -> None:
-    """Add this module's commands to the given apps."""
+
+class TargetKind(enum.StrEnum):
+    local = "local"
+    aws = "aws"
+
+
+def _show_environment(status: EnvironmentStatus, console: Any) -> None:
+    rows = []
+    for name in ("source", "target"):
+        view = getattr(status, name) or {}
+        running = view.get("running")
+        role = view.get("role") or ("down" if running is False else "?")
+        rows.append([name, view.get("url") or "-", view.get("version") or "-", role])
+    console.print(
+        render.table(f"{status.target_kind} environment", ["", "endpoint", "version", "role"], rows)
+    )
+    console.print(f"migration state: [bold]{status.migration.get('state')}[/bold]")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(
+        epilog="Examples:  migrator up  ·  migrator up --source-port 7000 --target-port 7001  ·  "
+        "migrator up --target aws --var-file prod.tfvars"
+    )
+    def up(
+        ctx: typer.Context,
+        target: Annotated[
+            TargetKind | None,
+            typer.Option(
+                help="local: redis-server + valkey-server on loopback; aws: terraform apply. "
+                "Default: the workspace's target, else local."
+            ),
+        ] = None,
+        auto_approve: Annotated[
+            bool, typer.Option("--auto-approve", help="aws: apply without asking.")
+        ] = False,
+        var_file: Annotated[
+            list[Path] | None, typer.Option(help="aws: terraform -var-file (repeatable).")
+        ] = None,
+        region: Annotated[str | None, typer.Option(help="aws: region (terraform var `region`).")] = None,
+        terraform_bin: Annotated[
+            str | None, typer.Option(envvar="MIGRATOR_TERRAFORM", help="aws: terraform or tofu binary.")
+        ] = None,
+        redis_server: Annotated[
+            str | None, typer.Option(envvar="MIGRATOR_REDIS_SERVER", help="local: source server binary.")
+        ] = None,
+        valkey_server: Annotated[
+            str | None, typer.Option(envvar="MIGRATOR_VALKEY_SERVER", help="local: target server binary.")
+        ] = None,
+        source_port: Annotated[
+            int | None, typer.Option(help="local: source port (default: a free one).")
+        ] = None,
+        target_port: Annotated[
+            int | None, typer.Option(help="local: target port (default: a free one).")
+        ] = None,
+        output: OutputOpt = OutputFormat.text,
+    ) -> None:
+        """Provision the source and target (local servers, or terraform apply on AWS)."""
+        ws = workspace(ctx)
+        state = ws.load()
+        kind = target or TargetKind(state.target_kind if state else "local")
+        if kind is TargetKind.aws:
+            from migrator.aws import environment as aws_environment
+
+            status = aws_environment.up(
+                ws,
+                auto_approve=auto_approve,
+                var_files=var_file or [],
+                region=region,
+                terraform_bin=terraform_bin,
+                confirm=partial(confirm, auto_approve=auto_approve),
+            )
+            render.emit(status, partial(_show_environment, status))
+            return
+        from migrator import local
+
+        for port, name in ((source_port, "--source-port"), (target_port, "--target-port")):
+            if port is not None and not 0 < port < 65536:
+                raise MigratorError(f"{name} {port} is not a TCP port", "use 1-65535", "InvalidPort")
+        result = local.up(
+            ws,
+            redis_server=redis_server,
+            valkey_server=valkey_server,
+            source_port=source_port,
+            target_port=target_port,
+        )
+        if result.already_running and not result.started:
+            render.notice("already running; nothing to do")
+        document = {
+            **render.to_jsonable(result.status),
+            "started": result.started,
+            "already_running": result.already_running,
+        }
+        render.emit(document, partial(_show_environment, result.status))
+
+    @app.command(epilog="Examples:  migrator down  ·  migrator down --purge  ·  migrator down --auto-approve")
+    def down(
+        ctx: typer.Context,
+        auto_approve: Annotated[
+            bool, typer.Option("--auto-approve", help="Do not ask (aws destroy, purge).")
+        ] = False,
+        purge: Annotated[
+            bool, typer.Option("--purge", help="local: also delete logs and the workspace.")
+        ] = False,
+        output: OutputOpt = OutputFormat.text,
+    ) -> None:
+        """Tear everything down (stop local servers, or terraform destroy on AWS)."""
+        ws = workspace(ctx)
+        state = ws.load()
+        if state is not None and state.target_kind == "aws":
+            from migrator.aws import environment as aws_environment
+
+            result = aws_environment.down(
+                ws, state, auto_approve=auto_approve, confirm=partial(confirm, auto_approve=auto_approve)
+            )
+        else:
+            from migrator import local
+
+            if purge:
+                confirm(f"delete the workspace {ws.path} with its logs", auto_approve)
+            result = local.down(ws, purge=purge)
+        render.emit(result, lambda console: console.print(result.get("message", "done")))
+
+    @app.command(epilog="Examples:  migrator status  ·  migrator status --output json")
+    def status(ctx: typer.Context, output: OutputOpt = OutputFormat.text) -> None:
+        """Show what exists: target kind, endpoints, server versions, migration state."""
+        ws = workspace(ctx)
+        state = ws.load()
+        if state is None:
+            render.emit(
+                {"target_kind": None, "source": None, "target": None, "migration": None},
+                lambda console: console.print("nothing is up here; run `migrator up`"),
+            )
+            return
+        if state.target_kind == "aws":
+            from migrator.aws import environment as aws_environment
+
+            env = aws_environment.describe(ws, state)
+        else:
+            from migrator import local
+
+            env = local.describe(ws, state)
+        render.emit(env, partial(_show_environment, env))

@@ -1,9 +1,197 @@
-"""Placeholder: commands are registered here by their owner."""
+"""`migrate preflight|start|status|complete`: the life cycle, identical for local and AWS targets."""
 
 from __future__ import annotations
 
+import time
+from functools import partial
+from typing import Annotated, Any
+
 import typer
 
+from migrator import render
+from migrator.cli.common import OutputOpt, workspace
+from migrator.lifecycle import CompleteResult, MigrationStatus, PreflightReport, StartResult, for_workspace
+from migrator.render import OutputFormat
 
-def register(*apps: typer.Typer) -> None:
-    """Add this module's commands to the given apps."""
+STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
+
+
+def _show_preflight(report: PreflightReport, console: Any) -> None:
+    rows = [[c.name, f"[{STATUS_STYLE[c.status]}]{c.status}[/]", c.detail, c.fix] for c in report.checks]
+    console.print(
+        render.table(
+            f"preflight {report.source} → {report.target}", ["check", "status", "detail", "fix"], rows
+        )
+    )
+
+
+def _show_start(result: StartResult, console: Any) -> None:
+    console.print(
+        f"state: [bold]{result.state}[/bold] — {result.message}"
+        + (f" ({result.sync_seconds}s)" if result.sync_seconds is not None else "")
+    )
+
+
+def _show_status(status: MigrationStatus, console: Any) -> None:
+    for renderable in _status_renderables(status):
+        console.print(renderable)
+
+
+def _status_renderables(status: MigrationStatus) -> list[Any]:
+    out: list[Any] = [f"state: [bold]{status.state}[/bold]"]
+    link = status.link
+    if link is not None:
+        rows = [
+            ["master_link_status", link.master_link_status],
+            ["sync in progress", link.sync_in_progress],
+            [
+                "bytes synced",
+                f"{link.sync_bytes_received}"
+                + (f" / {link.sync_total_bytes}" if link.sync_total_bytes else ""),
+            ],
+            ["keys synced", f"{link.keys_synced} / {link.source_keys}"],
+            ["lag (bytes)", link.lag_bytes if link.lag_bytes is not None else "-"],
+            ["offsets (source / target)", f"{link.source_offset} / {link.target_offset}"],
+            ["last I/O (s ago)", link.last_io_seconds_ago if link.last_io_seconds_ago is not None else "-"],
+        ]
+        if link.link_down_since_seconds is not None:
+            rows.append(["link down since (s)", link.link_down_since_seconds])
+        out.append(render.table("replication link", ["", ""], rows))
+    out += [f"  {event.get('date', '')}  {event.get('message', '')}" for event in status.events[-5:]]
+    return out
+
+
+def _show_complete(result: CompleteResult, console: Any) -> None:
+    line = f"state: [bold]{result.state}[/bold] — {result.message}"
+    if result.pause_ms is not None:
+        line += f"; writes paused {result.pause_ms} ms"
+    console.print(line)
+
+
+def register(migrate_app: typer.Typer) -> None:
+    @migrate_app.command(
+        epilog="Examples:  migrator migrate preflight  ·  migrator migrate preflight "
+        "--source redis://10.0.2.15:6379 --target redis://127.0.0.1:16379 -o json"
+    )
+    def preflight(
+        ctx: typer.Context,
+        source: Annotated[str | None, typer.Option(help="Source URL (default: the workspace's).")] = None,
+        target: Annotated[str | None, typer.Option(help="Target URL (default: the workspace's).")] = None,
+        output: OutputOpt = OutputFormat.text,
+    ) -> None:
+        """Check the source/target pair is ready for an online migration (exit 1 if a check fails)."""
+        report = for_workspace(workspace(ctx)).preflight(source, target)
+        document = {"ok": report.ok, **render.to_jsonable(report)}
+        render.emit(document, partial(_show_preflight, report))
+        if not report.ok:
+            names = ", ".join(c.name for c in report.failed())
+            render.stderr_console().print(f"preflight failed: {names}")
+            raise typer.Exit(1)
+
+    @migrate_app.command(
+        epilog="Examples:  migrator migrate start --wait  ·  migrator migrate start "
+        "--test-first --wait --timeout 1800"
+    )
+    def start(
+        ctx: typer.Context,
+        wait: Annotated[bool, typer.Option("--wait", help="Return when the initial sync is done.")] = False,
+        test_first: Annotated[bool, typer.Option("--test-first", help="Run TestMigration first.")] = False,
+        timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 600.0,
+        output: OutputOpt = OutputFormat.text,
+    ) -> None:
+        """Begin replication from the source into the target (state → migrating)."""
+        migration = for_workspace(workspace(ctx))
+        with render.progress("initial sync (bytes)") as advance:
+            result = migration.start(wait=wait, timeout=timeout, test_first=test_first, progress=advance)
+        render.emit(result, partial(_show_start, result))
+
+    @migrate_app.command(
+        epilog="Examples:  migrator migrate status  ·  migrator migrate status --watch  ·  "
+        "migrator migrate status --watch -o json --count 10"
+    )
+    def status(
+        ctx: typer.Context,
+        watch: Annotated[
+            bool, typer.Option("--watch", help="Refresh until Ctrl-C (json: one line each).")
+        ] = False,
+        interval: Annotated[float, typer.Option(help="Seconds between refreshes with --watch.")] = 1.0,
+        count: Annotated[int | None, typer.Option(help="Stop --watch after this many refreshes.")] = None,
+        output: OutputOpt = OutputFormat.text,
+    ) -> None:
+        """Show link state, sync progress and lag (reports: exits 0 even when the link is down)."""
+        migration = for_workspace(workspace(ctx))
+        if not watch:
+            result = migration.status()
+            render.emit(result, partial(_show_status, result))
+            return
+        _watch(migration, interval, count)
+
+    @migrate_app.command(
+        epilog="Examples:  migrator migrate complete --pause-writes  ·  "
+        "migrator migrate complete --force  ·  migrator migrate complete --no-verify"
+    )
+    def complete(
+        ctx: typer.Context,
+        force: Annotated[bool, typer.Option("--force", help="Promote without the in-sync check.")] = False,
+        wait: Annotated[
+            bool, typer.Option("--wait/--no-wait", help="Wait until the target is available.")
+        ] = True,
+        timeout: Annotated[float, typer.Option(help="Seconds to wait for the target to catch up.")] = 60.0,
+        pause_writes: Annotated[
+            bool,
+            typer.Option(
+                "--pause-writes", help="CLIENT PAUSE WRITE on the source during catch-up (no lost writes)."
+            ),
+        ] = False,
+        verify: Annotated[
+            bool, typer.Option("--verify/--no-verify", help="Verify the data after cut-over.")
+        ] = True,
+        output: OutputOpt = OutputFormat.text,
+    ) -> None:
+        """Cut over: wait for the target to catch up, then promote it (replication ends)."""
+        migration = for_workspace(workspace(ctx))
+        result = migration.complete(force=force, wait=wait, timeout=timeout, pause_writes=pause_writes)
+        for warning in result.warnings:
+            render.warn(warning)
+        document: dict[str, Any] = {"ok": True, **render.to_jsonable(result)}
+        report = None
+        if verify:
+            from migrator.verify import verify as verify_data
+
+            source_url, target_url = migration.endpoints()
+            with render.progress("verifying") as advance:
+                report = verify_data(source_url, target_url, progress=advance)
+            document["verify"] = render.to_jsonable(report)
+            document["ok"] = bool(report.ok)
+
+        def show(console: Any) -> None:
+            _show_complete(result, console)
+            if report is not None:
+                console.print(
+                    f"post-cut-over verify: {'[green]ok' if report.ok else '[red]DIFFERENCES'}[/] — "
+                    f"{report.keys_checked} keys, {report.missing_on_target} missing, "
+                    f"{report.value_mismatch} changed, {report.ttl_mismatch} TTL"
+                )
+
+        render.emit(document, show)
+        if report is not None and not report.ok:
+            render.stderr_console().print("post-cut-over verify found differences; see the report")
+            raise typer.Exit(1)
+
+
+def _watch(migration: Any, interval: float, count: int | None) -> None:
+    refreshes = 0
+    if render.is_json():
+        while count is None or refreshes < count:
+            render.emit_line(migration.status())
+            refreshes += 1
+            time.sleep(interval)
+        return
+    from rich.console import Group
+    from rich.live import Live
+
+    with Live(console=render.stdout_console(), auto_refresh=False) as live:
+        while count is None or refreshes < count:
+            live.update(Group(*_status_renderables(migration.status())), refresh=True)
+            refreshes += 1
+            time.sleep(interval)

@@ -1,0 +1,145 @@
+"""Reading and waiting on a replication link from both ends (INFO replication), for any target we can reach."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from migrator.errors import MigratorError
+from migrator.lifecycle import LinkStatus
+
+if TYPE_CHECKING:
+    import redis
+
+POLL_SECONDS = 0.05
+
+
+def _keys(client: redis.Redis) -> int:
+    return sum(
+        int(db.get("keys", 0)) for name, db in client.info("keyspace").items() if name.startswith("db")
+    )
+
+
+def processed_offset(info: dict[str, Any]) -> int | None:
+    """The replication offset a replica has applied (slave_repl_offset), None when not a replica."""
+    value = info.get("slave_repl_offset", info.get("replica_repl_offset"))
+    return None if value is None else int(value)
+
+
+def read_link(source: redis.Redis | None, target: redis.Redis) -> LinkStatus:
+    """The link as the target sees it, with lag against the source's offset when the source is reachable."""
+    info = target.info("replication")
+    sync = bool(info.get("master_sync_in_progress"))
+    link = LinkStatus(
+        master_link_status=str(info.get("master_link_status", "down")),
+        last_io_seconds_ago=_int_or_none(info.get("master_last_io_seconds_ago")),
+        sync_in_progress=sync,
+        sync_bytes_received=int(info.get("master_sync_read_bytes", 0) or 0),
+        sync_total_bytes=_int_or_none(info.get("master_sync_total_bytes")),
+        link_down_since_seconds=_int_or_none(info.get("master_link_down_since_seconds")),
+        target_offset=processed_offset(info),
+        keys_synced=_keys(target),
+    )
+    if source is not None:
+        source_info = source.info("replication")
+        link.source_offset = int(source_info.get("master_repl_offset", 0))
+        link.source_keys = _keys(source)
+        if link.target_offset is not None and link.master_link_status == "up" and not sync:
+            link.lag_bytes = max(0, link.source_offset - link.target_offset)
+    return link
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value is None:
+        return None
+    number = int(value)
+    return None if number < 0 else number
+
+
+def wait_for_link(
+    target: redis.Redis,
+    timeout: float,
+    failure: Callable[[], str | None] | None = None,
+    on_poll: Callable[[LinkStatus], None] | None = None,
+) -> LinkStatus:
+    """Wait until the initial sync is done and the link is up; `failure()` names a fatal condition early."""
+    deadline = time.monotonic() + timeout
+    while True:
+        link = read_link(None, target)
+        if on_poll:
+            on_poll(link)
+        if link.master_link_status == "up" and not link.sync_in_progress:
+            return link
+        reason = failure() if failure else None
+        if reason:
+            raise MigratorError(
+                reason, "fix the cause and run `migrator migrate start` again", "MigrationFailed"
+            )
+        if time.monotonic() >= deadline:
+            raise MigratorError(
+                f"replication not established within {timeout:.0f}s (link {link.master_link_status}, "
+                f"sync {'in progress' if link.sync_in_progress else 'not started'})",
+                "check the target's log and `migrator migrate status`; raise --timeout for large datasets",
+                "MigrationTimeout",
+            )
+        time.sleep(POLL_SECONDS)
+
+
+@dataclass
+class CatchUp:
+    caught_up: bool
+    source_offset: int
+    target_offset: int | None
+
+    @property
+    def lag_bytes(self) -> int | None:
+        return None if self.target_offset is None else max(0, self.source_offset - self.target_offset)
+
+
+def wait_for_catch_up(
+    source: redis.Redis, target: redis.Redis, timeout: float, moving_source: bool
+) -> CatchUp:
+    """Wait until the target has applied the source's offset.
+
+    With writes paused the source offset is frozen and we wait for equality with its current value; with
+    writes flowing we wait for the offset read at the start, since the source never stops moving.
+    """
+    deadline = time.monotonic() + timeout
+    goal = int(source.info("replication")["master_repl_offset"])
+    while True:
+        if not moving_source:
+            goal = int(source.info("replication")["master_repl_offset"])
+        info = target.info("replication")
+        offset = processed_offset(info)
+        if info.get("master_link_status") == "up" and offset is not None and offset >= goal:
+            return CatchUp(True, goal, offset)
+        if time.monotonic() >= deadline:
+            return CatchUp(False, goal, offset)
+        time.sleep(POLL_SECONDS)
+
+
+@dataclass
+class PausedCutOver:
+    catch_up: CatchUp
+    pause_ms: float
+
+
+def paused_cut_over(
+    source: redis.Redis, target: redis.Redis, timeout: float, promote: Callable[[], None]
+) -> PausedCutOver:
+    """CLIENT PAUSE WRITE on the source, wait for equal offsets, promote, and always un-pause.
+
+    The pause lasts at most `timeout` (+1 s margin) even if this process dies, because the server lifts it.
+    """
+    started = time.monotonic()
+    source.execute_command("CLIENT", "PAUSE", int(timeout * 1000) + 1000, "WRITE")
+    try:
+        catch_up = wait_for_catch_up(source, target, timeout, moving_source=False)
+        if catch_up.caught_up:
+            promote()
+    finally:
+        source.execute_command("CLIENT", "UNPAUSE")
+        pause_ms = (time.monotonic() - started) * 1000
+    return PausedCutOver(catch_up, round(pause_ms, 1))
