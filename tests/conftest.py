@@ -48,3 +48,37 @@ def source(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
 def target(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
     """A Valkey 8.0 target, as on the local rehearsal."""
     return server_factory("valkey-server")
+
+
+class CliResult:
+    """One CLI run: exit code, stdout, stderr, and stdout parsed as the one JSON document (if any)."""
+
+    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
+        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
+
+    @property
+    def json(self) -> object:
+        import json
+
+        return json.loads(self.stdout)
+
+    def __repr__(self) -> str:
+        return f"CliResult(exit={self.exit_code}, stdout={self.stdout[-2000:]!r}, stderr={self.stderr[-2000:]!r})"
+
+
+@pytest.fixture
+def cli() -> Callable[..., CliResult]:
+    """Run `migrator ARGS...` in-process the way a user would (no exception catching by the runner)."""
+    from typer.testing import CliRunner
+
+    from migrator import render
+    from migrator.cli import app
+
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None) -> CliResult:
+        render.set_format("text")  # the --output callback sets it per run; reset between runs
+        result = runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    return run

@@ -27,7 +27,7 @@ class MigratorGroup(TyperGroup):
                 raise
             render.fail(err)
             raise typer.Exit(err.exit_code) from None
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
             render.fail(MigratorError("interrupted", "re-run the command; state is saved after each step"))

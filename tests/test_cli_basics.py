@@ -1,0 +1,98 @@
+"""The command line's contract: fast lazy start, help everywhere, JSON and error shapes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import click
+import typer.main
+
+from migrator.cli import app
+
+CONTRACT = [
+    ["up"],
+    ["down"],
+    ["status"],
+    ["migrate", "preflight"],
+    ["migrate", "start"],
+    ["migrate", "status"],
+    ["migrate", "verify"],
+    ["migrate", "complete"],
+]
+
+
+def test_importing_the_cli_does_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys, migrator.cli; heavy = [m for m in ('boto3', 'botocore', 'redis', 'python_terraform', "
+        "'rich.console') if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def _commands(
+    group: click.Group, prefix: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], click.Command]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append(((*prefix, name), command))
+        if isinstance(command, click.Group):
+            found += _commands(command, (*prefix, name))
+    return found
+
+
+def test_every_contract_command_exists_and_every_command_has_help_and_json_output() -> None:
+    commands = dict(_commands(typer.main.get_command(app)))
+    for path in CONTRACT:
+        assert tuple(path) in commands, f"missing command: migrator {' '.join(path)}"
+    for path, command in commands.items():
+        assert command.help or command.short_help, f"migrator {' '.join(path)} has no help"
+        if not isinstance(command, click.Group):
+            options = {opt for p in command.params for opt in getattr(p, "opts", [])}
+            assert "--output" in options, f"migrator {' '.join(path)} lacks --output"
+
+
+def test_top_level_help_lists_the_contract(cli) -> None:
+    result = cli("--help")
+    assert result.exit_code == 0
+    for name in ("up", "down", "status", "migrate"):
+        assert f"  {name} " in result.stdout
+    migrate = cli("migrate", "--help")
+    for name in ("preflight", "start", "status", "verify", "complete"):
+        assert f"  {name} " in migrate.stdout
+
+
+def test_error_is_one_line_on_stderr_and_a_json_document_on_stdout(cli) -> None:
+    result = cli("migrate", "start", "--output", "json")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout) == {
+        "ok": False,
+        "error": {
+            "code": "NoEnvironment",
+            "message": result.json["error"]["message"],
+            "hint": "run `migrator up` first (or pass --workspace PATH)",
+        },
+    }
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: no environment in ")
+    assert "Traceback" not in result.stderr
+
+
+def test_text_error_has_no_stdout(cli) -> None:
+    result = cli("migrate", "status")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "run `migrator up` first" in result.stderr
+
+
+def test_status_with_nothing_up_reports_and_exits_zero(cli) -> None:
+    result = cli("status", "-o", "json")
+    assert result.exit_code == 0
+    assert result.json == {"target_kind": None, "source": None, "target": None, "migration": None}
+
+
+def test_down_with_nothing_running(cli) -> None:
+    result = cli("down")
+    assert result.exit_code == 0
+    assert "nothing to stop" in result.stdout
