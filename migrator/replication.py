@@ -1,4 +1,4 @@
-"""Reading and waiting on a replication link from both ends (INFO replication), for any target we can reach."""
+"""Reading and waiting on a replication link from both ends (INFO replication), for any reachable target."""
 
 from __future__ import annotations
 

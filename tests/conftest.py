@@ -63,7 +63,7 @@ class CliResult:
         return json.loads(self.stdout)
 
     def __repr__(self) -> str:
-        return f"CliResult(exit={self.exit_code}, stdout={self.stdout[-2000:]!r}, stderr={self.stderr[-2000:]!r})"
+        return f"CliResult(exit={self.exit_code}, stdout={self.stdout[-2000:]!r}, stderr={self.stderr[-800:]!r})"
 
 
 @pytest.fixture

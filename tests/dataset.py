@@ -36,13 +36,20 @@ def snapshot(client_for_db: Any) -> dict[tuple[int, bytes], tuple[str, Any, bool
         c: redis.Redis = client_for_db(db)
         for key in c.scan_iter(count=1000):
             kind = c.type(key).decode()
-            value: Any = {
-                "string": lambda k: c.get(k),
-                "hash": lambda k: sorted(c.hgetall(k).items()),
-                "list": lambda k: c.lrange(k, 0, -1),
-                "set": lambda k: sorted(c.smembers(k)),
-                "zset": lambda k: [(m, float(s)) for m, s in c.zrange(k, 0, -1, withscores=True)],
-                "stream": lambda k: c.xrange(k),
-            }[kind](key)
+            value = _logical_value(c, key, kind)
             out[(db, key)] = (kind, value, c.pttl(key) > 0)
     return out
+
+
+def _logical_value(c: redis.Redis, key: bytes, kind: str) -> Any:
+    if kind == "string":
+        return c.get(key)
+    if kind == "hash":
+        return sorted(c.hgetall(key).items())
+    if kind == "list":
+        return c.lrange(key, 0, -1)
+    if kind == "set":
+        return sorted(c.smembers(key))
+    if kind == "zset":
+        return [(m, float(s)) for m, s in c.zrange(key, 0, -1, withscores=True)]
+    return c.xrange(key)
