@@ -63,7 +63,8 @@ class CliResult:
         return json.loads(self.stdout)
 
     def __repr__(self) -> str:
-        return f"CliResult(exit={self.exit_code}, stdout={self.stdout[-2000:]!r}, stderr={self.stderr[-800:]!r})"
+        tail = {"stdout": self.stdout[-2000:], "stderr": self.stderr[-800:]}
+        return f"CliResult(exit={self.exit_code}, {tail!r})"
 
 
 @pytest.fixture
