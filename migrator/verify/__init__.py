@@ -1,0 +1,17 @@
+"""Compare a source and a target server: URLs in, VerifyReport out. Never prints; knows nothing of the CLI."""
+
+from migrator.verify.report import EXTRA, KINDS, MISSING, TTL, VALUE, Mismatch, VerifyReport
+from migrator.verify.scan import wait_caught_up
+from migrator.verify.verifier import verify
+
+__all__ = [
+    "EXTRA",
+    "KINDS",
+    "MISSING",
+    "TTL",
+    "VALUE",
+    "Mismatch",
+    "VerifyReport",
+    "verify",
+    "wait_caught_up",
+]

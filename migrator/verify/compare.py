@@ -1,0 +1,114 @@
+"""Type-aware logical comparison of one key, in bounded chunks, for keys whose digests differ or are too big.
+
+Only logical values are compared: never DUMP payloads of known types (their RDB trailer and encoding differ
+across engines) and never score text (Redis 7.0 and Valkey print the same double differently).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import redis
+
+CHUNK = 1000
+STRING_CHUNK = 1 << 20
+DUMP_TRAILER = 10  # 2-byte RDB version + 8-byte CRC64
+
+
+def values_equal(src: redis.Redis, tgt: redis.Redis, key: bytes, type_name: str) -> bool:
+    """True when `key` holds the same logical value on both servers (both have type `type_name`)."""
+    compare = _COMPARERS.get(type_name, _dump_equal)
+    return compare(src, tgt, key)
+
+
+def _string_equal(src: redis.Redis, tgt: redis.Redis, key: bytes) -> bool:
+    length = src.strlen(key)
+    if length != tgt.strlen(key):
+        return False
+    return all(
+        src.getrange(key, start, start + STRING_CHUNK - 1)
+        == tgt.getrange(key, start, start + STRING_CHUNK - 1)
+        for start in range(0, length, STRING_CHUNK)
+    )
+
+
+def _scan_chunks(scan: Callable[..., tuple[int, object]], key: bytes) -> Iterator[object]:
+    cursor = 0
+    while True:
+        cursor, chunk = scan(key, cursor, count=CHUNK)
+        yield chunk
+        if cursor == 0:
+            return
+
+
+# Unordered collections: every source element must be on the target with the same value, and the
+# sizes must match; that proves equality without holding either side in memory.
+def _hash_equal(src: redis.Redis, tgt: redis.Redis, key: bytes) -> bool:
+    if src.hlen(key) != tgt.hlen(key):
+        return False
+    for chunk in _scan_chunks(src.hscan, key):
+        fields = list(chunk)
+        if fields and tgt.hmget(key, fields) != [chunk[f] for f in fields]:
+            return False
+    return True
+
+
+def _set_equal(src: redis.Redis, tgt: redis.Redis, key: bytes) -> bool:
+    if src.scard(key) != tgt.scard(key):
+        return False
+    return all(not members or all(tgt.smismember(key, members)) for members in _scan_chunks(src.sscan, key))
+
+
+# Ordered collections: compare position by position, chunk by chunk.
+def _ranges_equal(
+    length: Callable[[redis.Redis], int],
+    read: Callable[[redis.Redis, int, int], list],
+    src: redis.Redis,
+    tgt: redis.Redis,
+) -> bool:
+    size = length(src)
+    if size != length(tgt):
+        return False
+    return all(read(src, i, i + CHUNK - 1) == read(tgt, i, i + CHUNK - 1) for i in range(0, size, CHUNK))
+
+
+def _list_equal(src: redis.Redis, tgt: redis.Redis, key: bytes) -> bool:
+    return _ranges_equal(lambda c: c.llen(key), lambda c, a, b: c.lrange(key, a, b), src, tgt)
+
+
+def _zset_equal(src: redis.Redis, tgt: redis.Redis, key: bytes) -> bool:
+    # redis-py parses scores into floats, so formatting differences vanish.
+    return _ranges_equal(
+        lambda c: c.zcard(key), lambda c, a, b: c.zrange(key, a, b, withscores=True), src, tgt
+    )
+
+
+def _stream_equal(src: redis.Redis, tgt: redis.Redis, key: bytes) -> bool:
+    if src.xlen(key) != tgt.xlen(key):
+        return False
+    start = b"-"
+    while True:
+        chunk = src.xrange(key, start, "+", count=CHUNK)
+        if chunk != tgt.xrange(key, start, "+", count=CHUNK):
+            return False
+        if len(chunk) < CHUNK:
+            return True
+        start = b"(" + chunk[-1][0]
+
+
+def _dump_equal(src: redis.Redis, tgt: redis.Redis, key: bytes) -> bool:
+    """Module types and anything unknown: the payload without its version trailer is the best we have."""
+    a, b = src.dump(key), tgt.dump(key)
+    return a is not None and b is not None and a[:-DUMP_TRAILER] == b[:-DUMP_TRAILER]
+
+
+_COMPARERS: dict[str, Callable[[redis.Redis, redis.Redis, bytes], bool]] = {
+    "string": _string_equal,
+    "hash": _hash_equal,
+    "set": _set_equal,
+    "list": _list_equal,
+    "zset": _zset_equal,
+    "stream": _stream_equal,
+}

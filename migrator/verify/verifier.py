@@ -1,0 +1,224 @@
+"""verify(): compare every key of source and target, both directions, values by type, TTLs within a tolerance.
+
+Fast path: SCAN the source, run digest.lua on the same batch of keys on the source (read-ahead thread) and the
+target concurrently, and compare the two replies as single byte strings; only a batch that differs is split
+into per-key records, and only a key whose record differs gets a logical comparison. Keys still different
+are re-checked for `rounds` rounds after the target has caught up with the source, so keys that merely
+changed during the run are not reported.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Iterator
+
+from migrator.errors import MigratorError
+from migrator.render import ProgressCallback
+from migrator.verify.compare import values_equal
+from migrator.verify.report import EXTRA, KINDS, MISSING, TTL, VALUE, Mismatch, VerifyReport, key_text
+from migrator.verify.scan import Side, read_ahead, wait_caught_up
+
+BATCH = 1000
+MAX_ELEMENTS = 1000  # larger collections are compared in chunks by the client, not digested in one script
+MAX_CANDIDATES = 100_000  # keys kept for re-check rounds; beyond this, first-round findings are final
+CATCH_UP_TIMEOUT = 10.0
+TYPE_NAMES = {b"s": "string", b"h": "hash", b"l": "list", b"t": "set", b"z": "zset", b"x": "stream"}
+
+
+def verify(
+    source_url: str,
+    target_url: str,
+    *,
+    dbs: list[int] | None = None,
+    rounds: int = 3,
+    ttl_tolerance_ms: int = 1000,
+    sample: float | None = None,
+    max_report: int = 100,
+    progress: ProgressCallback | None = None,
+) -> VerifyReport:
+    """Compare source and target; `sample` (0 < F <= 1) checks that fraction of keys, chosen by key hash."""
+    if rounds < 1:
+        raise MigratorError(f"--rounds must be at least 1, not {rounds}", "use --rounds 1 for a single pass")
+    if sample is not None and not 0 < sample <= 1:
+        raise MigratorError(
+            f"--sample must be in (0, 1], not {sample}", "e.g. --sample 0.1 checks 10% of keys"
+        )
+    if ttl_tolerance_ms < 0:
+        raise MigratorError("--ttl-tolerance must not be negative", "e.g. --ttl-tolerance 1000")
+    source, target = Side.open(source_url, "source"), Side.open(target_url, "target")
+    try:
+        return _Verifier(source, target, rounds, ttl_tolerance_ms, sample, max_report, progress).run(dbs)
+    finally:
+        source.close()
+        target.close()
+
+
+class _Verifier:
+    def __init__(
+        self,
+        source: Side,
+        target: Side,
+        rounds: int,
+        ttl_tolerance_ms: int,
+        sample: float | None,
+        max_report: int,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.source, self.target = source, target
+        self.rounds = rounds
+        self.tolerance = ttl_tolerance_ms
+        self.sample_below = None if sample is None or sample >= 1 else int(sample * 2**32)
+        self.sample = sample
+        self.max_report = max_report
+        self.progress = progress or (lambda by, total=None: None)
+        self.counts = dict.fromkeys(KINDS, 0)
+        self.mismatches: list[Mismatch] = []
+        self.candidates: dict[int, dict[bytes, None]] = {}  # per db, insertion-ordered set
+        self.n_candidates = 0
+        self.keys_checked = 0
+        self.target_keys_scanned = 0
+
+    def run(self, dbs: list[int] | None) -> VerifyReport:
+        started = time.monotonic()
+        if dbs is None:
+            dbs = sorted(self.source.dbs_with_keys() | self.target.dbs_with_keys())
+        self.progress(0, sum(self.source.dbsize(db) + self.target.dbsize(db) for db in dbs))
+        final = self.rounds == 1
+        for db in dbs:
+            self._forward(db, final)
+            self._reverse(db, final)
+        rounds_run = 1
+        while self.candidates and rounds_run < self.rounds:
+            rounds_run += 1
+            self._recheck_round(final=rounds_run == self.rounds)
+        duration = time.monotonic() - started
+        return VerifyReport(
+            ok=not any(self.counts.values()),
+            keys_checked=self.keys_checked,
+            **self.counts,
+            mismatches=self.mismatches,
+            duration_s=round(duration, 3),
+            keys_per_s=round(self.keys_checked / duration, 1) if duration else 0.0,
+            source=self.source.url,
+            target=self.target.url,
+            dbs=dbs,
+            target_keys_scanned=self.target_keys_scanned,
+            rounds_run=rounds_run,
+            sample=self.sample,
+            mismatches_truncated=sum(self.counts.values()) > len(self.mismatches),
+        )
+
+    def _sampled(self, keys: list[bytes]) -> list[bytes]:
+        if self.sample_below is None:
+            return keys
+        # A hash of the key, not a random draw: both directions and every round pick the same keys.
+        return [key for key in keys if zlib.crc32(key) < self.sample_below]
+
+    def _scan(self, side: Side, db: int) -> Iterator[list[bytes]]:
+        cursor = 0
+        while True:
+            cursor, keys = side.scan(db, cursor, BATCH)
+            self.progress(len(keys), None)
+            if keys := self._sampled(keys):
+                yield keys
+            if cursor == 0:
+                return
+
+    def _forward(self, db: int, final: bool) -> None:
+        """Every source key: present on the target with the same value and TTL?"""
+        self.source.client(db), self.target.client(db)  # open both before threads share them
+
+        def source_batches() -> Iterator[tuple[list[bytes], tuple[bytes, list[int]]]]:
+            for keys in self._scan(self.source, db):
+                yield keys, self.source.digest(db, keys, MAX_ELEMENTS)
+
+        for keys, source_reply in read_ahead(source_batches()):
+            self.keys_checked += len(keys)
+            target_reply = self.target.digest(db, keys, MAX_ELEMENTS)
+            for key, kind, detail in self._differences(db, keys, source_reply, target_reply):
+                self._found(db, key, kind, detail, final)
+
+    def _reverse(self, db: int, final: bool) -> None:
+        """Every target key: present on the source? (Values of common keys were compared forward.)"""
+        for keys in read_ahead(self._scan(self.target, db)):
+            self.target_keys_scanned += len(keys)
+            for key in self.source.missing(db, keys):
+                self._found(db, key, EXTRA, "", final)
+
+    def _recheck_round(self, final: bool) -> None:
+        candidates, self.candidates, self.n_candidates = self.candidates, {}, 0
+        for db, keys in candidates.items():
+            pending = list(keys)
+            for start in range(0, len(pending), BATCH):
+                batch = pending[start : start + BATCH]
+                # Digest the source first, then wait until the target has applied at least that state.
+                source_reply = self.source.digest(db, batch, MAX_ELEMENTS)
+                with self.target.guard():
+                    wait_caught_up(self.source.client(db), self.target.client(db), CATCH_UP_TIMEOUT)
+                target_reply = self.target.digest(db, batch, MAX_ELEMENTS)
+                for key, kind, detail in self._differences(db, batch, source_reply, target_reply):
+                    self._found(db, key, kind, detail, final)
+
+    def _found(self, db: int, key: bytes, kind: str, detail: str, final: bool) -> None:
+        if not final and self.n_candidates < MAX_CANDIDATES:
+            keys = self.candidates.setdefault(db, {})
+            if key not in keys:
+                keys[key] = None
+                self.n_candidates += 1
+            return
+        self.counts[kind] += 1
+        if len(self.mismatches) < self.max_report:
+            self.mismatches.append(Mismatch(db, key_text(key), kind, detail))
+
+    def _differences(
+        self,
+        db: int,
+        keys: list[bytes],
+        source_reply: tuple[bytes, list[int]],
+        target_reply: tuple[bytes, list[int]],
+    ) -> Iterator[tuple[bytes, str, str]]:
+        (source_blob, source_big), (target_blob, target_big) = source_reply, target_reply
+        if source_blob == target_blob and not source_big and not target_big:
+            return  # the common case: the whole batch is identical
+        big = {i - 1 for i in (*source_big, *target_big)}
+        records = zip(source_blob.split(b"\n"), target_blob.split(b"\n"), strict=True)
+        for i, (source_record, target_record) in enumerate(records):
+            if source_record != target_record or i in big:
+                found = self._classify(db, keys[i], source_record, target_record, i in big)
+                if found:
+                    yield keys[i], *found
+
+    def _classify(
+        self, db: int, key: bytes, source_record: bytes, target_record: bytes, big: bool
+    ) -> tuple[str, str] | None:
+        source_value, _, source_expiry = source_record.rpartition(b":")
+        target_value, _, target_expiry = target_record.rpartition(b":")
+        if source_value == b"-":  # deleted on the source since it was scanned
+            return (EXTRA, "") if target_value != b"-" else None
+        if target_value == b"-":
+            return MISSING, ""
+        source_type, target_type = _type_name(source_value), _type_name(target_value)
+        if source_type != target_type:
+            return VALUE, f"type {source_type} on source, {target_type} on target"
+        if source_value != target_value or big:
+            with self.source.guard(), self.target.guard():
+                equal = values_equal(self.source.client(db), self.target.client(db), key, source_type)
+            if not equal:
+                return VALUE, f"{source_type} values differ"
+        return self._ttl_difference(int(source_expiry), int(target_expiry))
+
+    def _ttl_difference(self, source_expiry: int, target_expiry: int) -> tuple[str, str] | None:
+        """Absolute expiry times (PEXPIRETIME, -1 persistent) are equal on a replica; allow the tolerance."""
+        if source_expiry == target_expiry:
+            return None
+        if source_expiry < 0 or target_expiry < 0:
+            persistent = "source" if source_expiry < 0 else "target"
+            return TTL, f"persistent on {persistent} only"
+        if abs(source_expiry - target_expiry) > self.tolerance:
+            return TTL, f"expiry differs by {abs(source_expiry - target_expiry)} ms"
+        return None
+
+
+def _type_name(value: bytes) -> str:
+    return value[1:].decode() if value[:1] == b"?" else TYPE_NAMES[value[:1]]

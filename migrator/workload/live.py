@@ -1,0 +1,214 @@
+"""LiveWriter: paced writes of every kind, one at a time, each recorded in a Ledger once its reply arrives.
+
+Ops go out one by one (no pipelining) so each reply acknowledges exactly one write. The writer survives its
+server going away: the op in flight is recorded as unacknowledged, the writer waits for the server with a
+short backoff, and carries on. Redis-py's automatic retries are off, because a silent retry could apply a
+write twice (an INCR counted once in the ledger, twice on the server).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from migrator.endpoints import connection_error, parse_url
+from migrator.errors import MigratorError
+from migrator.workload.ledger import Ledger, WriteRecord
+
+if TYPE_CHECKING:
+    import redis
+
+OPS = {"set": 30, "incr": 10, "hset": 15, "lpush": 10, "zadd": 10, "xadd": 10, "expire": 8, "del": 7}
+SHARED_KEYS = 4  # hashes, lists, zsets, streams and counters per run, written over and over
+EXPIRE_SECONDS = 86_400  # far beyond any rehearsal, so "has a TTL" stays checkable
+FLUSH_EVERY = 0.5
+RECONNECT_BACKOFF = (0.05, 1.0)
+
+
+@dataclass
+class WriterReport:
+    url: str
+    run_id: str
+    acked: int
+    failed: int  # error reply or no reply: not acknowledged
+    unacked_unknown: int  # no reply: may or may not have been applied
+    reconnects: int
+    duration_s: float
+    acked_per_s: float
+    by_op: dict[str, int] = field(default_factory=dict)
+    ledger: str | None = None
+    last_error: str = ""
+
+
+class LiveWriter:
+    """Write at `rate` ops/s to `url` until `duration` elapses or `stop()` is called."""
+
+    def __init__(
+        self, url: str, *, rate: float = 200.0, ledger: Ledger | None = None, seed: int | None = None
+    ):
+        if rate <= 0:
+            raise MigratorError(f"--rate must be positive, not {rate}", "e.g. --rate 200")
+        self.endpoint = parse_url(url, "source")
+        self.rate = rate
+        self.ledger = ledger or Ledger()
+        self.rng = random.Random(seed)
+        self.run_id = f"{self.rng.getrandbits(32):08x}"
+        self.stop_event = threading.Event()
+        self.report: WriterReport | None = None
+        self._thread: threading.Thread | None = None
+        self._live_strings: list[str] = []  # acked SET keys not deleted and never left uncertain
+        self._seq = 0
+        self._counts: Counter[str] = Counter()
+        self._failed = self._unknown = self._reconnects = 0
+        self._last_error = ""
+
+    def _client(self) -> redis.Redis:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        ep = self.endpoint
+        return redis.Redis(host=ep.host, port=ep.port, db=ep.db, socket_timeout=2.0,
+                           socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0))  # fmt: skip
+
+    def run(self, duration: float | None = None) -> WriterReport:
+        """Write until `duration` seconds pass or stop() is called; returns (and keeps) the report."""
+        import redis
+
+        client = self._client()
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            client.close()
+            raise connection_error(exc, self.endpoint, "source") from None
+        started = time.monotonic()
+        deadline = None if duration is None else started + duration
+        last_flush = started
+        n = 0
+        try:
+            while not self.stop_event.is_set():
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    break
+                # Pace by schedule, not by sleeping a fixed gap, so slow replies do not lower the rate.
+                delay = started + n / self.rate - now
+                if delay > 0 and self.stop_event.wait(min(delay, 0.2)):
+                    break
+                if delay > 0:
+                    continue
+                n += 1
+                self._one_op(client)
+                if now - last_flush > FLUSH_EVERY:
+                    self.ledger.flush()
+                    last_flush = now
+        finally:
+            client.close()
+            self.ledger.flush()
+        elapsed = time.monotonic() - started
+        acked = sum(self._counts.values())
+        self.report = WriterReport(
+            url=self.endpoint.url,
+            run_id=self.run_id,
+            acked=acked,
+            failed=self._failed,
+            unacked_unknown=self._unknown,
+            reconnects=self._reconnects,
+            duration_s=round(elapsed, 3),
+            acked_per_s=round(acked / elapsed, 1) if elapsed else 0.0,
+            by_op=dict(self._counts),
+            ledger=str(self.ledger.path) if self.ledger.path else None,
+            last_error=self._last_error,
+        )
+        return self.report
+
+    def start(self, duration: float | None = None) -> LiveWriter:
+        """Run in a background thread; call stop() to end it and get the report."""
+        self._thread = threading.Thread(target=self.run, args=(duration,), name="live-writer", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> WriterReport:
+        self.stop_event.set()
+        if self._thread:
+            self._thread.join()
+        assert self.report is not None, "the writer thread ended without a report (see its exception)"
+        return self.report
+
+    def _one_op(self, client: redis.Redis) -> None:
+        import redis
+
+        op = self.rng.choices(list(OPS), list(OPS.values()))[0]
+        if op in ("expire", "del") and not self._live_strings:
+            op = "set"
+        record, command = self._plan(op)
+        try:
+            reply = client.execute_command(*command)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # BusyLoadingError is a ConnectionError but an error reply: the server refused, nothing applied.
+            if not isinstance(exc, redis.BusyLoadingError):
+                record.acked = False
+                self.ledger.add(record)
+                self._unknown += 1
+            self._fail(op, record, exc)
+            self._wait_for_server(client)
+            return
+        except redis.ResponseError as exc:  # e.g. READONLY, MISCONF, OOM: refused, nothing applied
+            self._fail(op, record, exc)
+            self.stop_event.wait(0.05)
+            return
+        if op == "xadd":
+            record.member = reply.decode()
+        self.ledger.add(record)
+        self._counts[op] += 1
+        if op == "set":
+            self._live_strings.append(record.key)
+
+    def _plan(self, op: str) -> tuple[WriteRecord, tuple[Any, ...]]:
+        """The record for this op (acked until proven otherwise) and the command that performs it."""
+        self._seq += 1
+        seq, prefix, db = self._seq, f"w:{self.run_id}", self.endpoint.db
+        shared = f"{prefix}:{op}:{self.rng.randrange(SHARED_KEYS)}"
+        value = f"v{seq}-{self.rng.getrandbits(32):08x}"
+        if op == "set":
+            key = f"{prefix}:s:{seq}"
+            return WriteRecord(seq, op, db, key, value=value), ("SET", key, value)
+        if op == "expire":
+            key = self.rng.choice(self._live_strings)
+            return WriteRecord(seq, op, db, key), ("EXPIRE", key, EXPIRE_SECONDS)
+        if op == "del":
+            key = self._live_strings.pop(self.rng.randrange(len(self._live_strings)))
+            return WriteRecord(seq, op, db, key), ("DEL", key)
+        if op == "incr":
+            return WriteRecord(seq, op, db, shared), ("INCR", shared)
+        member = f"m{seq}"
+        if op == "hset":
+            return WriteRecord(seq, op, db, shared, member, value), ("HSET", shared, member, value)
+        if op == "lpush":
+            return WriteRecord(seq, op, db, shared, member), ("LPUSH", shared, member)
+        if op == "zadd":
+            score = f"{seq}.5"
+            return WriteRecord(seq, op, db, shared, member, score), ("ZADD", shared, score, member)
+        return WriteRecord(seq, op, db, shared, None, value), ("XADD", shared, "*", "v", value)
+
+    def _fail(self, op: str, record: WriteRecord, exc: Exception) -> None:
+        self._failed += 1
+        self._last_error = f"{type(exc).__name__}: {exc}"
+        if op == "expire" and record.key in self._live_strings:
+            self._live_strings.remove(record.key)  # its TTL is now unknown: leave it alone
+
+    def _wait_for_server(self, client: redis.Redis) -> None:
+        import redis
+
+        self._reconnects += 1
+        backoff = RECONNECT_BACKOFF[0]
+        while not self.stop_event.is_set():
+            try:
+                client.ping()
+                return
+            except redis.RedisError:
+                self.stop_event.wait(backoff)
+                backoff = min(backoff * 2, RECONNECT_BACKOFF[1])
