@@ -40,7 +40,7 @@ class Ledger:
     def __init__(self, path: str | Path | None = None) -> None:
         self.records: list[WriteRecord] = []
         self.path = Path(path) if path else None
-        self._file: IO[str] | None = self.path.open("a") if self.path else None
+        self._file: IO[str] | None = self.path.open("w") if self.path else None  # one ledger per run
 
     def add(self, record: WriteRecord) -> None:
         self.records.append(record)

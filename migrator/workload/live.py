@@ -60,6 +60,7 @@ class LiveWriter:
         self.stop_event = threading.Event()
         self.report: WriterReport | None = None
         self._thread: threading.Thread | None = None
+        self._thread_error: Exception | None = None
         self._live_strings: list[str] = []  # acked SET keys not deleted and never left uncertain
         self._seq = 0
         self._counts: Counter[str] = Counter()
@@ -126,17 +127,31 @@ class LiveWriter:
         return self.report
 
     def start(self, duration: float | None = None) -> LiveWriter:
-        """Run in a background thread; call stop() to end it and get the report."""
-        self._thread = threading.Thread(target=self.run, args=(duration,), name="live-writer", daemon=True)
+        """Run in a background thread; wait() or stop() returns the report."""
+
+        def run() -> None:
+            try:
+                self.run(duration)
+            except Exception as exc:  # handed to the thread that calls wait()
+                self._thread_error = exc
+
+        self._thread = threading.Thread(target=run, name="live-writer", daemon=True)
         self._thread.start()
         return self
 
+    def wait(self) -> WriterReport:
+        """Wait for a started writer to finish (duration elapsed or stopped) and return its report."""
+        if self._thread:
+            while self._thread.is_alive():
+                self._thread.join(0.2)  # short joins keep Ctrl-C responsive
+        if self._thread_error is not None:
+            raise self._thread_error
+        assert self.report is not None, "wait() before start()"
+        return self.report
+
     def stop(self) -> WriterReport:
         self.stop_event.set()
-        if self._thread:
-            self._thread.join()
-        assert self.report is not None, "the writer thread ended without a report (see its exception)"
-        return self.report
+        return self.wait()
 
     def _one_op(self, client: redis.Redis) -> None:
         import redis
