@@ -83,6 +83,8 @@ def connect(
 ) -> redis.Redis:
     """Open a checked connection (PING answered) or raise a MigratorError saying what to fix."""
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     ep = parse_url(endpoint, role) if isinstance(endpoint, str) else endpoint
     client = redis.Redis(
@@ -91,6 +93,8 @@ def connect(
         db=ep.db if db is None else db,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
+        # redis-py retries with backoff by default: a down server would take seconds to report.
+        retry=Retry(NoBackoff(), 0),
     )
     try:
         client.ping()

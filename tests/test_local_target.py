@@ -241,3 +241,35 @@ def test_down_keeps_logs_and_purge_removes_them(cli, tmp_path: Path) -> None:
     assert cli("down", "--purge", "--auto-approve").exit_code == 0
     assert not (tmp_path / ".migrator").exists()
     assert _our_processes(tmp_path) == []
+
+
+def test_purge_without_a_terminal_needs_auto_approve(cli, env, tmp_path: Path) -> None:
+    result = cli("down", "--purge")
+    assert result.exit_code == 2 and "--auto-approve" in result.stderr
+    assert cli("status", "-o", "json").json["source"]["running"] is True  # nothing was changed
+
+
+def test_status_watch_streams_one_json_object_per_line(cli, env) -> None:
+    assert cli("migrate", "start").exit_code == 0
+    result = cli("migrate", "status", "--watch", "--count", "3", "--interval", "0.05", "-o", "json")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3
+    assert all(json.loads(line)["state"] == "migrating" for line in lines)
+
+
+def test_link_down_is_reported_by_status_and_blocks_a_safe_complete(cli, env) -> None:
+    assert cli("migrate", "start", "--wait").exit_code == 0
+    os.kill(env["source"]["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    link = {}
+    while time.monotonic() < deadline:
+        link = cli("migrate", "status", "-o", "json").json["link"]
+        if link["master_link_status"] == "down":
+            break
+        time.sleep(0.1)
+    assert link["master_link_status"] == "down"
+    refused = cli("migrate", "complete", "--no-verify")
+    assert refused.exit_code == 2 and "--force" in refused.stderr
+    forced = cli("migrate", "complete", "--force", "--no-verify", "-o", "json")
+    assert forced.exit_code == 0 and forced.json["forced"] is True
