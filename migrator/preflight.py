@@ -132,7 +132,8 @@ def inspect(url: str, role: str) -> tuple[list[Check], ServerFacts | None]:
 
     ep = parse_url(url, role)
     try:
-        client = connect(ep, role)
+        # db 0 always exists; a database the URL names is checked below, against `databases`.
+        client = connect(ep, role, db=0)
     except MigratorError as err:
         return [Check(f"{role}_reachable", FAIL, err.message, err.hint)], None
     try:
@@ -166,6 +167,16 @@ def inspect(url: str, role: str) -> tuple[list[Check], ServerFacts | None]:
         protected_mode=protected,
     )
     checks = [Check(f"{role}_reachable", OK, f"{engine} {version} at {ep.url}, no AUTH required")]
+    if facts.databases is not None and ep.db >= facts.databases:
+        checks.append(
+            Check(
+                f"{role}_database",
+                FAIL,
+                f"{role} URL {ep.url} names database {ep.db}; the server has {facts.databases} (0-"
+                f"{facts.databases - 1})",
+                "use a database index within that range (ElastiCache has 16: /0../15)",
+            )
+        )
     if renamed:
         checks.append(
             Check(
@@ -286,6 +297,14 @@ def memory_check(source_used: int, target_capacity: int) -> Check:
 
 def pair_report(source_url: str, target_url: str) -> PreflightReport:
     """All data-plane rows for a pair both reachable from here."""
+    source_ep, target_ep = parse_url(source_url, "source"), parse_url(target_url, "target")
+    if source_ep.same_server(target_ep):
+        # Not a check that fails but a pair that cannot be checked: replicating a server from itself.
+        raise MigratorError(
+            f"source and target are the same server ({source_ep.url})",
+            "give a different --target (or --source)",
+            "SameServer",
+        )
     report = PreflightReport(source=source_url, target=target_url)
     source_rows, source = source_checks(source_url)
     report.checks.extend(source_rows)
