@@ -143,3 +143,33 @@ def paused_cut_over(
         source.execute_command("CLIENT", "UNPAUSE")
         pause_ms = (time.monotonic() - started) * 1000
     return PausedCutOver(catch_up, round(pause_ms, 1))
+
+
+def resync_counts(source: redis.Redis) -> dict[str, int]:
+    """The source's resync counters since it started: full syncs and partial resyncs (ok / refused)."""
+    stats = source.info("stats")
+    return {
+        "full": int(stats.get("sync_full", 0)),
+        "partial_ok": int(stats.get("sync_partial_ok", 0)),
+        "partial_err": int(stats.get("sync_partial_err", 0)),
+    }
+
+
+@dataclass
+class MemoryOverLimit:
+    used: int
+    maxmemory: int
+
+    def describe(self, when: str) -> str:
+        mib = 1024 * 1024
+        return (
+            f"target uses {self.used / mib:.1f} MiB {when}, over its maxmemory of {self.maxmemory / mib:.1f} "
+            "MiB: once promoted it would refuse writes (OOM)"
+        )
+
+
+def memory_over_limit(target: redis.Redis) -> MemoryOverLimit | None:
+    """A replica ignores maxmemory while it syncs (replica-ignore-maxmemory), so check it ourselves."""
+    info = target.info("memory")
+    used, limit = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
+    return MemoryOverLimit(used, limit) if 0 < limit < used else None

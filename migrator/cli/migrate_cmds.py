@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from functools import partial
 from typing import Annotated, Any
@@ -54,8 +55,27 @@ def _status_renderables(status: MigrationStatus) -> list[Any]:
             ["offsets (source / target)", f"{link.source_offset} / {link.target_offset}"],
             ["last I/O (s ago)", link.last_io_seconds_ago if link.last_io_seconds_ago is not None else "-"],
         ]
+        details = status.details
         if link.link_down_since_seconds is not None:
-            rows.append(["link down since (s)", link.link_down_since_seconds])
+            since = details.get("link_down_since")
+            rows.append(
+                ["link down", f"for {link.link_down_since_seconds}s" + (f" (since {since})" if since else "")]
+            )
+        for role in ("source", "target"):
+            if details.get(f"{role}_reachable") is False:
+                rows.append([role, "[red]unreachable[/]"])
+        if resyncs := details.get("resyncs"):
+            rows.append(
+                [
+                    "resyncs since source start",
+                    f"{resyncs['full']} full, {resyncs['partial_ok']} partial, "
+                    f"{resyncs['partial_err']} partial refused",
+                ]
+            )
+        if details.get("source_uptime_s") is not None:
+            rows.append(["source up for (s)", details["source_uptime_s"]])
+        if details.get("memory_warning"):
+            rows.append(["memory", f"[red]{details['memory_warning']}[/]"])
         out.append(render.table("replication link", ["", ""], rows))
     out += [f"  {event.get('date', '')}  {event.get('message', '')}" for event in status.events[-5:]]
     return out
@@ -156,11 +176,16 @@ def register(migrate_app: typer.Typer) -> None:
         document: dict[str, Any] = {"ok": True, **render.to_jsonable(result)}
         report = None
         if verify:
+            from migrator.errors import MigratorError
             from migrator.verify import verify as verify_data
 
             source_url, target_url = migration.endpoints()
-            with render.progress("verifying") as advance:
-                report = verify_data(source_url, target_url, progress=advance)
+            try:
+                with render.progress("verifying") as advance:
+                    report = verify_data(source_url, target_url, progress=advance)
+            except MigratorError as err:
+                # The cut-over already happened: say so, next to why the data could not be checked.
+                _fail_after_cut_over(document, err)
             document["verify"] = render.to_jsonable(report)
             document["ok"] = bool(report.ok)
 
@@ -177,6 +202,17 @@ def register(migrate_app: typer.Typer) -> None:
         if report is not None and not report.ok:
             render.stderr_console().print("post-cut-over verify found differences; see the report")
             raise typer.Exit(1)
+
+
+def _fail_after_cut_over(document: dict[str, Any], err: Any) -> None:
+    """Promoted, but the post-cut-over verify could not run: exit 2 without hiding the cut-over result."""
+    message = f"promoted ({document['state']}), but the post-cut-over verify could not run: {err.message}"
+    hint = "run `migrator migrate verify` once the source is reachable, to list what is missing"
+    if render.is_json():
+        document.update(ok=False, verify=None, error={"code": err.code, "message": message, "hint": hint})
+        render.emit(document)
+    sys.stderr.write(f"error: {message} — {hint}\n")
+    raise typer.Exit(2)
 
 
 def _watch(migration: Any, interval: float, count: int | None) -> None:

@@ -21,6 +21,7 @@ from migrator.lifecycle import (
     Check,
     CompleteResult,
     EnvironmentStatus,
+    LinkStatus,
     MigrationStatus,
     PreflightReport,
     StartResult,
@@ -182,6 +183,30 @@ def describe(workspace: Workspace, state: State) -> EnvironmentStatus:
     )
 
 
+def _try_connect(url: str, role: str) -> redis.Redis | None:
+    try:
+        return connect(url, role, timeout=2)
+    except MigratorError:
+        return None
+
+
+def _fault_details(source: redis.Redis | None, target: redis.Redis | None, link: LinkStatus) -> dict:
+    """What a fault looks like while it happens: link down since when, resyncs, a restarted source."""
+    import time
+
+    details: dict[str, object] = {"link_down_since": None}
+    if link.master_link_status != "up" and link.link_down_since_seconds is not None:
+        since = time.time() - link.link_down_since_seconds
+        details["link_down_since"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
+    if source is not None:
+        details["resyncs"] = replication.resync_counts(source)
+        details["source_uptime_s"] = int(source.info("server").get("uptime_in_seconds", 0))
+    if target is not None:
+        over = replication.memory_over_limit(target)
+        details["memory_warning"] = over.describe("now") if over else None
+    return details
+
+
 class LocalMigration:
     """The Migration interface over the two local processes."""
 
@@ -270,6 +295,7 @@ class LocalMigration:
 
         try:
             link = replication.wait_for_link(target, timeout, self._sync_failure, on_poll)
+            self._refuse_over_maxmemory(target, "after the initial sync", "MigrationFailed")
         except MigratorError as err:
             # ElastiCache returns a failed start to `available` with an event; so does the rehearsal.
             with contextlib.suppress(Exception):
@@ -292,28 +318,40 @@ class LocalMigration:
             ("OOM", "target ran out of memory during the sync (maxmemory too small for the dataset)"),
             ("Can't handle RDB format version", "target refused the source's RDB format version"),
         ):
-            if (
-                marker in tail
-                and "MASTER <-> REPLICA sync: Finished with success" not in tail.split(marker)[-1]
-            ):
+            after = tail.split(marker)[-1]
+            # Redis and Valkey < 8 say MASTER, Valkey 8 says PRIMARY.
+            if marker in tail and "REPLICA sync: Finished with success" not in after:
                 return reason
         return None
 
-    def status(self) -> MigrationStatus:
-        source_url, target_url = self.endpoints()
-        target = connect(target_url, "target")
-        try:
-            source = None
-            with contextlib.suppress(MigratorError):
-                source = connect(source_url, "source", timeout=2)
-            link = (
-                replication.read_link(source, target) if self.state.migration_state == "migrating" else None
+    def _refuse_over_maxmemory(self, target: redis.Redis, when: str, code: str) -> None:
+        over = replication.memory_over_limit(target)
+        if over is not None:
+            raise MigratorError(
+                over.describe(when),
+                "raise the target's maxmemory (on AWS: a larger node type), then run the migration again",
+                code,
             )
-            if source is not None:
-                source.close()
+
+    def status(self) -> MigrationStatus:
+        """Report, never fail: an unreachable source or target is part of the answer (exit 0)."""
+        source_url, target_url = self.endpoints()
+        source, target = _try_connect(source_url, "source"), _try_connect(target_url, "target")
+        details: dict[str, object] = {
+            "source_url": source_url,
+            "target_url": target_url,
+            "source_reachable": source is not None,
+            "target_reachable": target is not None,
+        }
+        link = None
+        try:
+            if self.state.migration_state == "migrating":
+                link = replication.read_link(source, target) if target else LinkStatus("down")
+                details.update(_fault_details(source, target, link))
         finally:
-            target.close()
-        details = {"source_url": source_url, "target_url": target_url, "source_reachable": source is not None}
+            for client in (source, target):
+                if client is not None:
+                    client.close()
         return MigrationStatus(self.state.migration_state, link, self.state.events[-10:], details)
 
     def complete(
@@ -358,9 +396,10 @@ class LocalMigration:
         if force:
             offset = link.target_offset
             promote()
+            source_at = "unreachable" if link.source_offset is None else f"at {link.source_offset}"
             warnings.append(
                 f"forced: promoted without the in-sync check; data after offset {offset} "
-                f"may be missing (source at {link.source_offset})"
+                f"may be missing (source {source_at})"
             )
             self._save("Complete Migration successful (forced)", "available")
             return CompleteResult(
@@ -382,6 +421,7 @@ class LocalMigration:
                 "LinkDown",
             )
         assert source is not None
+        self._refuse_over_maxmemory(target, "now", "TargetOutOfMemory")
         pause_ms = None
         if pause_writes:
             cut = replication.paused_cut_over(source, target, timeout, promote)
