@@ -1,0 +1,288 @@
+"""The AWS environment: `up` (terraform init/plan/apply + outputs into the workspace), `down`, `describe`.
+
+The module is copied into `<workspace>/terraform/` and run there, so Terraform's local state lives beside
+state.json and `down` always destroys what `up` made, whichever directory the command runs from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from migrator.errors import MigratorError
+from migrator.infra import PlanSummary, Terraform, TerraformBinary, find_terraform, module_source, sync_module
+from migrator.lifecycle import EnvironmentStatus
+from migrator.render import ProgressCallback
+from migrator.state import State, Workspace
+
+SOURCE_PORT = 6379  # the module's Redis host listens on 6379 (SPEC: port 6379); there is no output for it
+
+
+def _working_dir(workspace: Workspace) -> Path:
+    return workspace.path / "terraform"
+
+
+def _binary(workspace: Workspace, terraform_bin: str | None) -> TerraformBinary:
+    return find_terraform(terraform_bin, shim_dir=workspace.path / "bin")
+
+
+def _runner(workspace: Workspace, binary: TerraformBinary, aws: dict[str, Any]) -> Terraform:
+    variables = {"region": aws["region"]} if aws.get("region") else {}
+    return Terraform(
+        binary,
+        Path(aws["terraform_dir"]),
+        var_files=[Path(f) for f in aws.get("var_files", [])],
+        variables=variables,
+        log_dir=workspace.logs_dir,
+    )
+
+
+def _recorded_binary(workspace: Workspace, aws: dict[str, Any]) -> TerraformBinary:
+    """The binary `up` used, or whatever is found now if it has moved since."""
+    if aws.get("terraform_bin"):
+        try:
+            return _binary(workspace, aws["terraform_bin"])
+        except MigratorError:
+            pass
+    return _binary(workspace, None)
+
+
+def _check_var_files(var_files: list[Path]) -> list[str]:
+    missing = [str(f) for f in var_files if not Path(f).is_file()]
+    if missing:
+        raise MigratorError(
+            f"--var-file not found: {', '.join(missing)}", "pass an existing .tfvars file", "VarFileNotFound"
+        )
+    return [str(Path(f).absolute()) for f in var_files]
+
+
+def prepare(
+    workspace: Workspace,
+    *,
+    var_files: list[Path],
+    region: str | None,
+    terraform_bin: str | None,
+    terraform_dir: Path | None,
+    recorded: dict[str, Any] | None = None,
+) -> tuple[Terraform, dict[str, Any]]:
+    """Find terraform, copy the module into the workspace and init it; return the runner and aws record."""
+    from migrator.aws.clients import default_region
+
+    recorded = recorded or {}
+    files = _check_var_files(var_files) if var_files else list(recorded.get("var_files", []))
+    source = module_source(
+        terraform_dir or (Path(recorded["module_source"]) if recorded.get("module_source") else None)
+    )
+    binary = _binary(workspace, terraform_bin or recorded.get("terraform_bin"))
+    aws = {
+        **recorded,
+        "region": region or recorded.get("region") or default_region(),
+        "module_source": str(source),
+        "terraform_dir": str(_working_dir(workspace)),
+        "terraform_bin": binary.path,
+        "terraform_version": f"{binary.flavor} {binary.version}",
+        "var_files": files,
+    }
+    sync_module(source, _working_dir(workspace))
+    runner = _runner(workspace, binary, aws)
+    runner.init()
+    return runner, aws
+
+
+def plan(
+    workspace: Workspace,
+    *,
+    var_files: list[Path],
+    region: str | None,
+    terraform_bin: str | None,
+    terraform_dir: Path | None = None,
+    destroy: bool = False,
+) -> PlanSummary:
+    """`migrator plan`: what `up` (or `down`, with destroy) would change; nothing is applied or recorded."""
+    state = workspace.load()
+    recorded = state.aws if state and state.target_kind == "aws" else {}
+    runner, _ = prepare(
+        workspace,
+        var_files=var_files,
+        region=region,
+        terraform_bin=terraform_bin,
+        terraform_dir=terraform_dir,
+        recorded=recorded,
+    )
+    return runner.plan(_working_dir(workspace) / "tfplan", destroy=destroy)
+
+
+def up(
+    workspace: Workspace,
+    *,
+    auto_approve: bool,
+    var_files: list[Path],
+    region: str | None,
+    terraform_bin: str | None,
+    confirm: Callable[[str], None],
+    progress: ProgressCallback | None = None,
+    terraform_dir: Path | None = None,
+) -> EnvironmentStatus:
+    """Create (or update) the AWS environment and record its outputs in the workspace."""
+    from migrator.aws.clients import check_credentials
+
+    state = workspace.load()
+    if state is not None and state.target_kind == "local" and state.servers:
+        raise MigratorError(
+            f"a local environment exists in {workspace.path}",
+            "run `migrator down` first, or pass another --workspace",
+            "TargetMismatch",
+        )
+    state = state if state is not None and state.target_kind == "aws" else State(target_kind="aws")
+    # Every check that needs no money comes first: binary and version, var files, credentials.
+    binary = _binary(workspace, terraform_bin)
+    files = _check_var_files(var_files)
+    wanted_region = region or state.aws.get("region")
+    from migrator.aws.clients import default_region
+
+    identity = check_credentials(wanted_region or default_region() or "us-east-1")
+    runner, aws = prepare(
+        workspace,
+        var_files=[Path(f) for f in files],
+        region=wanted_region,
+        terraform_bin=binary.path,
+        terraform_dir=terraform_dir,
+        recorded=state.aws,
+    )
+    aws["account"] = identity["account"]
+    state.target_kind, state.aws = "aws", aws
+    # Saved before apply: if apply fails half-way, `down` still knows what to destroy.
+    workspace.save(state)
+    summary = runner.plan(_working_dir(workspace) / "tfplan")
+    if summary.total:
+        if not auto_approve:
+            confirm(
+                f"Terraform plan: {summary.sentence()} in AWS account {identity['account']}, region "
+                f"{aws['region'] or 'from the module default'}. These resources cost money "
+                "(`migrator cost`). Apply?"
+            )
+        runner.apply(Path(summary.plan_file or ""), progress=progress, total=summary.total)
+    outputs = runner.output()
+    aws["outputs"] = outputs
+    aws["region"] = outputs.get("region") or aws["region"]
+    aws["applied"] = True
+    state.add_event(f"terraform apply: {summary.sentence()}")
+    workspace.save(state)
+    return status_from_outputs(state)
+
+
+def down(
+    workspace: Workspace, state: State, *, auto_approve: bool, confirm: Callable[[str], None]
+) -> dict[str, Any]:
+    """Destroy everything `up` created (after confirmation), then forget the environment."""
+    from migrator.aws import tunnel
+
+    aws = state.aws
+    if not aws.get("terraform_dir"):
+        workspace.remove_state()
+        return {"ok": True, "destroyed": False, "message": "nothing to stop"}
+    outputs = aws.get("outputs") or {}
+    what = (
+        ", ".join(
+            f"{k} {outputs[k]}"
+            for k in ("replication_group_id", "redis_instance_id", "vpc_id")
+            if outputs.get(k)
+        )
+        or "the partly created environment"
+    )
+    warnings = []
+    if state.migration_state == "migrating":
+        warnings.append("a migration was in progress; the target is destroyed with it")
+    if not auto_approve:
+        confirm(
+            f"Destroy the AWS environment ({what}) in region {aws.get('region')}? "
+            "Data on the Redis host and in ElastiCache is lost."
+        )
+    tunnel.close(workspace, state)
+    runner = _runner(workspace, _recorded_binary(workspace, aws), aws)
+    if not (Path(aws["terraform_dir"]) / ".terraform").is_dir():
+        runner.init()
+    runner.destroy()
+    workspace.remove_state()
+    return {
+        "ok": True,
+        "destroyed": True,
+        "region": aws.get("region"),
+        "resources": what,
+        "warnings": warnings,
+        "message": f"destroyed {what}",
+    }
+
+
+def status_from_outputs(state: State) -> EnvironmentStatus:
+    """`migrator status` from what the workspace recorded (no AWS call)."""
+    from migrator.aws.tunnel import tunnel_urls
+
+    aws = state.aws
+    out = aws.get("outputs") or {}
+    tunnel = tunnel_urls(state)
+    source: dict[str, Any] = {
+        "url": f"redis://{out['redis_private_ip']}:{SOURCE_PORT}" if out.get("redis_private_ip") else None,
+        "version": aws.get("redis_version", ""),
+        "role": "master",
+        "instance_id": out.get("redis_instance_id"),
+        "instance_type": out.get("redis_instance_type"),
+        "local_url": tunnel[0] if tunnel else None,
+    }
+    port = out.get("valkey_port") or 6379
+    target: dict[str, Any] = {
+        "url": f"redis://{out['valkey_primary_endpoint']}:{port}"
+        if out.get("valkey_primary_endpoint")
+        else None,
+        "reader_url": f"redis://{out['valkey_reader_endpoint']}:{port}"
+        if out.get("valkey_reader_endpoint")
+        else None,
+        "version": "",
+        "role": "primary",
+        "replication_group_id": out.get("replication_group_id"),
+        "node_type": out.get("valkey_node_type"),
+        "nodes": out.get("valkey_num_cache_clusters"),
+        "local_url": tunnel[1] if tunnel else None,
+    }
+    migration = {
+        "state": state.migration_state,
+        "region": aws.get("region"),
+        "terraform_dir": aws.get("terraform_dir"),
+        "events": state.events[-5:],
+    }
+    return EnvironmentStatus(target_kind="aws", source=source, target=target, migration=migration)
+
+
+def describe(workspace: Workspace, state: State) -> EnvironmentStatus:
+    """What exists: the recorded outputs plus the group's live status and engine version from ElastiCache."""
+    from migrator.aws.migration import AwsMigration
+
+    status = status_from_outputs(state)
+    if not (state.aws.get("outputs") or {}).get("replication_group_id"):
+        status.migration["group_status"] = "not created (run `migrator up --target aws`)"
+        return status
+    try:
+        live = AwsMigration(workspace, state).group_summary()
+    except MigratorError as err:
+        # `status` reports; an unreachable AWS API must not hide what the workspace knows.
+        status.target["error"] = err.one_line()
+        return status
+    status.target["version"] = live.get("engine_version", "")
+    status.target["status"] = live.get("status")
+    status.migration["group_status"] = live.get("status")
+    return status
+
+
+def refresh_outputs(workspace: Workspace, state: State) -> dict[str, Any]:
+    """`terraform output -json` of the recorded module, saved into the workspace."""
+    aws = state.aws
+    if not aws.get("terraform_dir"):
+        raise MigratorError(
+            "the workspace records no terraform directory", "run `migrator up --target aws`", "NoEnvironment"
+        )
+    outputs = _runner(workspace, _recorded_binary(workspace, aws), aws).output()
+    aws["outputs"] = outputs
+    aws["region"] = outputs.get("region") or aws.get("region")
+    workspace.save(state)
+    return outputs

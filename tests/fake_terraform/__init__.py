@@ -1,0 +1,1 @@
+"""The fake `terraform` executable (./terraform) and the fixtures that put it on PATH."""

@@ -1,0 +1,86 @@
+"""Fixtures for the AWS target's tests: the fake terraform on PATH, and stubbed boto3 clients.
+
+Import them into a test module (`from tests.fake_terraform.fixtures import fake_tf`); pytest finds them there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+OUTPUTS = json.loads((HERE / "outputs.json").read_text())
+OUTPUT_VALUES = {name: entry["value"] for name, entry in OUTPUTS.items()}
+
+
+@dataclass
+class FakeTerraform:
+    bin_dir: Path
+    log: Path
+
+    @property
+    def path(self) -> str:
+        return str(self.bin_dir / "terraform")
+
+    def calls(self) -> list[dict[str, Any]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def commands(self) -> list[str]:
+        return [call["argv"][0] for call in self.calls()]
+
+    def argv(self, command: str) -> list[str]:
+        """The argv (without the binary) of the last call of `command`."""
+        found = [call["argv"] for call in self.calls() if call["argv"][0] == command]
+        assert found, f"terraform {command} was never called; calls: {self.commands()}"
+        return found[-1]
+
+
+@pytest.fixture
+def fake_tf(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeTerraform:
+    """Only the fake terraform on PATH (plus the system's basics), every call logged."""
+    log = tmp_path / "terraform-calls.jsonl"
+    monkeypatch.setenv("FAKE_TF_LOG", str(log))
+    monkeypatch.setenv("PATH", f"{HERE}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    monkeypatch.delenv("MIGRATOR_TERRAFORM", raising=False)
+    monkeypatch.delenv("TF_CLI_CONFIG_FILE", raising=False)
+    return FakeTerraform(HERE, log)
+
+
+@pytest.fixture
+def stubbed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Any]]:
+    """`stubbed("elasticache")` → a Stubber on a real client built from botocore's service model.
+
+    The code under test gets the same client from `clients.make_client`, so a wrong parameter name or a
+    missing required one fails the test; `assert_no_pending_responses` runs at teardown.
+    """
+    import boto3
+    from botocore.stub import Stubber
+
+    from migrator.aws import clients
+
+    stubs: dict[str, Stubber] = {}
+    made: dict[str, Any] = {}
+
+    def make_client(service: str, region: str | None) -> Any:
+        if service not in made:
+            made[service] = boto3.session.Session(region_name=region or "us-east-1").client(service)
+            stubs[service] = Stubber(made[service])
+            stubs[service].activate()
+        return made[service]
+
+    def stub(service: str) -> Any:
+        make_client(service, "us-east-1")
+        return stubs[service]
+
+    monkeypatch.setattr(clients, "make_client", make_client)
+    yield stub
+    for stubber in stubs.values():
+        stubber.assert_no_pending_responses()
