@@ -43,7 +43,7 @@ def step(title: str, *args: str, json_result: bool = False) -> dict | None:
 def print_summary() -> None:
     print("\n\033[1mRehearsal summary\033[0m")
     for title, seconds, result in summary:
-        print(f"  {title:<42} {seconds:6.2f}s  {result}")
+        print(f"  {title:<50} {seconds:6.2f}s  {result}")
 
 
 def main() -> None:
