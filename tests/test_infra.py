@@ -150,7 +150,7 @@ def test_plan_destroy_flag(fake_tf: FakeTerraform, tmp_path: Path) -> None:
 
 
 def test_python_terraform_helpers_alone_build_rejected_argv(fake_tf: FakeTerraform, tmp_path: Path) -> None:
-    """Why the adapter exists: python-terraform 0.10.1's own destroy() adds -force, which Terraform rejects."""
+    """Why the adapter exists: python-terraform 0.10.1's destroy() adds -force, which Terraform rejects."""
     from python_terraform import Terraform
 
     code, _, err = Terraform(working_dir=str(tmp_path), terraform_bin_path=fake_tf.path).destroy()
@@ -196,7 +196,8 @@ def test_failures_become_one_line_errors(
 def test_diagnostics_prefers_json_error_then_stderr() -> None:
     out = (
         '{"type":"diagnostic","diagnostic":{"severity":"warning","summary":"w"}}\n'
-        '{"type":"diagnostic","diagnostic":{"severity":"error","summary":"Invalid value","detail":"a\\n b"}}\n'
+        '{"type":"diagnostic","diagnostic":'
+        '{"severity":"error","summary":"Invalid value","detail":"a\\n b"}}\n'
     )
     assert infra._diagnostics(out, "") == "Invalid value: a b"
     assert (

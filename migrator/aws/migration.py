@@ -106,7 +106,13 @@ class AwsMigration:
         return [{"Address": address, "Port": SOURCE_PORT}]
 
     def _cluster(self, cluster_id: str) -> dict[str, Any]:
-        reply = self._call("DescribeCacheClusters", "describe_cache_clusters", CacheClusterId=cluster_id)
+        """A member cluster (engine version, parameter group); {} while it is being replaced."""
+        try:
+            reply = self._call("DescribeCacheClusters", "describe_cache_clusters", CacheClusterId=cluster_id)
+        except MigratorError as err:
+            if err.code != "CacheClusterNotFound":
+                raise
+            return {}
         return reply["CacheClusters"][0]
 
     def group_summary(self) -> dict[str, Any]:
