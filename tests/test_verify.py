@@ -1,0 +1,298 @@
+"""migrate verify against real servers: a Redis 7.0 source and a Valkey 8.0 target (cross-engine).
+
+Each test replicates a dataset of every type, promotes the target so a fault can be planted on it, and checks
+that verify reports exactly that fault with the right kind, or nothing on a clean copy.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+
+import pytest
+import redis
+from typer.testing import CliRunner
+
+from migrator.cli import app
+from migrator.errors import MigratorError
+from migrator.verify import EXTRA, MISSING, TTL, VALUE, verify
+from migrator.verify.report import key_text
+from migrator.workload import LiveWriter
+from tests.servers import ServerProcess, promote, replicate
+
+BINARY_KEY = b"bin:\xff\x00\n key"
+HOUR_MS = 3_600_000
+BIG = 3000  # above the digest script's in-script limit: compared in chunks
+ZSCORES = {"a": 1.1, "b": 2.2, "c": -0.3, "d": 1e-7, "e": float("inf"), "f": 0.1 + 0.2}
+
+
+def add_data(server: ServerProcess) -> None:
+    """Every type, both encodings of each collection, TTLs, binary names and values, two databases."""
+    c, c1 = server.client(0), server.client(1)
+    c.set("str", "hello")
+    c.set("int", 12345)
+    c.set(BINARY_KEY, bytes(range(256)))
+    c.set("large", bytes(range(256)) * 12_000)  # 3 MB: compared in several GETRANGE chunks
+    c.hset("hash", mapping={f"f{i}": f"v{i}" for i in range(10)})
+    c.hset("hash:big", mapping={f"f{i}": i for i in range(BIG)})
+    c.rpush("list", *[f"e{i}" for i in range(10)])
+    c.rpush("list:big", *range(BIG))
+    c.sadd("set", "a", "b", "c")
+    c.sadd("set:int", *range(50))
+    c.sadd("set:big", *[f"m{i}" for i in range(BIG)])
+    c.zadd("zset", ZSCORES)
+    c.zadd("zset:big", {f"m{i}": i / 10 for i in range(BIG)})
+    for i in range(5):
+        c.xadd("stream", {"n": i, "v": "x" * i}, id=f"1-{i + 1}")
+    pipe = c.pipeline(transaction=False)
+    for i in range(BIG):
+        pipe.xadd("stream:big", {"n": i}, id=f"2-{i + 1}")
+    pipe.execute()
+    c.set("ttl", "v", px=HOUR_MS)
+    c.hset("hash:ttl", "f", "v")
+    c.pexpire("hash:ttl", HOUR_MS)
+    c1.set("db1:str", "one")
+    c1.zadd("db1:zset", {"x": 1.1})
+
+
+KEYS_IN_DATA = 19
+
+
+@pytest.fixture
+def pair(source: ServerProcess, target: ServerProcess) -> tuple[ServerProcess, ServerProcess]:
+    """Source with the dataset; target a full copy made by replication, then promoted (writable)."""
+    add_data(source)
+    replicate(target, source)
+    promote(target)
+    return source, target
+
+
+def test_clean_cross_engine_copy_reports_ok(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    source, target = pair
+    report = verify(source.url, target.url)
+    assert report.ok, report.mismatches
+    assert report.keys_checked == KEYS_IN_DATA == report.target_keys_scanned
+    assert report.dbs == [0, 1]
+    assert (report.missing_on_target, report.extra_on_target, report.value_mismatch, report.ttl_mismatch) == (
+        0,
+    ) * 4
+
+
+def _swap_list_head(t: redis.Redis) -> None:
+    t.lset("list", 0, "e1")
+    t.lset("list", 1, "e0")
+
+
+def _wrong_type(t: redis.Redis) -> None:
+    t.delete("str")
+    t.hset("str", "f", "v")
+
+
+def _replace_member(key: str, old: str) -> Callable[[redis.Redis], None]:
+    def plant(t: redis.Redis) -> None:
+        t.srem(key, old)
+        t.sadd(key, "other")
+
+    return plant
+
+
+def _shift_expiry(ms: int) -> Callable[[redis.Redis], None]:
+    def plant(t: redis.Redis) -> None:
+        t.pexpireat("ttl", t.pexpiretime("ttl") + ms)
+
+    return plant
+
+
+# (fault, plant it on db 0 of the target, the (db, key, kind) verify must report)
+FAULTS: list[tuple[str, Callable[[redis.Redis], object], tuple[int, str, str]]] = [
+    ("key deleted on target", lambda t: t.delete("str"), (0, "str", MISSING)),
+    ("binary key deleted", lambda t: t.delete(BINARY_KEY), (0, key_text(BINARY_KEY), MISSING)),
+    ("extra key on target", lambda t: t.set("only-here", 1), (0, "only-here", EXTRA)),
+    ("string changed", lambda t: t.set("str", "hellp"), (0, "str", VALUE)),
+    (
+        "binary value changed",
+        lambda t: t.setrange(BINARY_KEY, 100, b"\x00"),
+        (0, key_text(BINARY_KEY), VALUE),
+    ),
+    ("large string changed", lambda t: t.setrange("large", 2_500_000, "!"), (0, "large", VALUE)),
+    ("hash field changed", lambda t: t.hset("hash", "f3", "changed"), (0, "hash", VALUE)),
+    ("big hash field changed", lambda t: t.hset("hash:big", "f7", "changed"), (0, "hash:big", VALUE)),
+    ("big hash field added", lambda t: t.hset("hash:big", "new", "1"), (0, "hash:big", VALUE)),
+    ("list element reordered", _swap_list_head, (0, "list", VALUE)),
+    ("big list element changed", lambda t: t.lset("list:big", 2500, "x"), (0, "list:big", VALUE)),
+    ("set member changed", _replace_member("set", "a"), (0, "set", VALUE)),
+    ("intset member changed", _replace_member("set:int", "7"), (0, "set:int", VALUE)),
+    ("big set member changed", _replace_member("set:big", "m5"), (0, "set:big", VALUE)),
+    ("zset score changed", lambda t: t.zadd("zset", {"b": 2.3}), (0, "zset", VALUE)),
+    ("big zset score changed", lambda t: t.zadd("zset:big", {"m2999": 299.8}), (0, "zset:big", VALUE)),
+    ("stream entry missing", lambda t: t.xdel("stream", "1-3"), (0, "stream", VALUE)),
+    ("big stream entry missing", lambda t: t.xdel("stream:big", "2-2999"), (0, "stream:big", VALUE)),
+    ("wrong type, same name", _wrong_type, (0, "str", VALUE)),
+    ("TTL removed", lambda t: t.persist("ttl"), (0, "ttl", TTL)),
+    ("TTL removed on a hash", lambda t: t.persist("hash:ttl"), (0, "hash:ttl", TTL)),
+    ("TTL added", lambda t: t.pexpire("str", HOUR_MS), (0, "str", TTL)),
+    ("TTL later than tolerance", _shift_expiry(5000), (0, "ttl", TTL)),
+    ("TTL earlier than tolerance", _shift_expiry(-1500), (0, "ttl", TTL)),
+]
+
+
+@pytest.mark.parametrize(("plant", "expected"), [f[1:] for f in FAULTS], ids=[f[0] for f in FAULTS])
+def test_planted_fault_is_reported_with_its_kind(
+    pair: tuple[ServerProcess, ServerProcess], plant: Callable[[redis.Redis], object], expected: tuple
+) -> None:
+    source, target = pair
+    plant(target.client(0))
+    report = verify(source.url, target.url)
+    assert not report.ok
+    assert [(m.db, m.key, m.kind) for m in report.mismatches] == [expected]
+    kind = expected[2]
+    assert getattr(report, kind) == 1
+    assert sum(getattr(report, k) for k in (MISSING, EXTRA, VALUE, TTL)) == 1
+
+
+def test_wrong_type_detail_names_both_types(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    source, target = pair
+    _wrong_type(target.client())
+    [mismatch] = verify(source.url, target.url).mismatches
+    assert mismatch.detail == "type string on source, hash on target"
+
+
+def test_difference_in_another_db_is_reported_with_its_db(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    source, target = pair
+    target.client(1).zadd("db1:zset", {"x": 1.2})
+    report = verify(source.url, target.url)
+    assert [(m.db, m.key, m.kind) for m in report.mismatches] == [(1, "db1:zset", VALUE)]
+    assert verify(source.url, target.url, dbs=[0]).ok  # --dbs limits the comparison
+
+
+def test_expiry_within_tolerance_is_not_a_difference(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    source, target = pair
+    _shift_expiry(800)(target.client())
+    assert verify(source.url, target.url).ok
+    assert verify(source.url, target.url, ttl_tolerance_ms=500).ttl_mismatch == 1
+
+
+def test_200k_element_hash_with_one_changed_field(source: ServerProcess, target: ServerProcess) -> None:
+    fields = {f"field:{i}": f"value:{i}" for i in range(200_000)}
+    source.client().hset("huge", mapping=fields)
+    replicate(target, source)
+    promote(target)
+    assert verify(source.url, target.url).ok
+    target.client().hset("huge", "field:123456", "changed")
+    report = verify(source.url, target.url)
+    assert [(m.db, m.key, m.kind) for m in report.mismatches] == [(0, "huge", VALUE)]
+
+
+def test_report_list_is_capped_but_counts_are_complete(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    source, target = pair
+    target.client().set("extra", 1)
+    target.client().delete("str", "int", "list", "set", "zset", "hash")
+    report = verify(source.url, target.url, max_report=3)
+    assert (report.missing_on_target, report.extra_on_target) == (6, 1)
+    assert len(report.mismatches) == 3
+    assert report.mismatches_truncated
+
+
+def test_sample_checks_a_stable_fraction(source: ServerProcess, target: ServerProcess) -> None:
+    source.client().mset({f"k{i}": i for i in range(4000)})
+    replicate(target, source)
+    report = verify(source.url, target.url, sample=0.25)
+    assert report.ok
+    assert 700 < report.keys_checked < 1300
+    assert report.keys_checked == report.target_keys_scanned  # the same keys in both directions
+
+
+def test_difference_that_converges_before_the_last_round_is_not_reported(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
+    source, target = pair
+
+    def repair_after_first_pass() -> Callable[[int, int | None], None]:
+        seen = {"keys": 0, "total": -1}
+
+        def advance(by: int, total: int | None) -> None:
+            seen["total"] = seen["total"] if total is None else total
+            seen["keys"] += by
+            if seen["keys"] == seen["total"]:  # both directions scanned: the re-check rounds come next
+                target.client().set("str", "hello")
+
+        return advance
+
+    target.client().set("str", "changing")
+    report = verify(source.url, target.url, rounds=2, progress=repair_after_first_pass())
+    assert report.ok
+    assert report.rounds_run == 2
+    target.client().set("str", "changing")
+    assert verify(source.url, target.url, rounds=1, progress=repair_after_first_pass()).value_mismatch == 1
+
+
+def test_live_writes_during_verify_are_not_reported(source: ServerProcess, target: ServerProcess) -> None:
+    add_data(source)
+    replicate(target, source)
+    writer = LiveWriter(source.url, rate=400, seed=7).start()
+    try:
+        threading.Event().wait(0.5)
+        report = verify(source.url, target.url, rounds=5)
+    finally:
+        writer_report = writer.stop()
+    assert writer_report.acked > 100
+    assert report.ok, report.mismatches
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("rediss://127.0.0.1:1", "TLSNotSupported"),
+        ("redis://user:pw@127.0.0.1:1", "AuthNotSupported"),
+        ("http://127.0.0.1:1", "InvalidURL"),
+        ("redis://127.0.0.1:1", "Unreachable"),
+    ],
+)
+def test_bad_endpoints_raise_one_line_errors(target: ServerProcess, url: str, code: str) -> None:
+    with pytest.raises(MigratorError) as caught:
+        verify(url, target.url)
+    assert caught.value.code == code
+
+
+def test_invalid_options_are_errors(source: ServerProcess, target: ServerProcess) -> None:
+    for kwargs in ({"rounds": 0}, {"sample": 0.0}, {"sample": 1.5}, {"ttl_tolerance_ms": -1}):
+        with pytest.raises(MigratorError):
+            verify(source.url, target.url, **kwargs)
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_json_clean_and_with_differences(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    source, target = pair
+    code, out, _ = _cli("migrate", "verify", "--source", source.url, "--target", target.url, "-o", "json")
+    document = json.loads(out)
+    assert code == 0 and document["ok"] is True
+    for field in ("keys_checked", "missing_on_target", "extra_on_target", "value_mismatch", "ttl_mismatch",
+                  "mismatches", "duration_s", "keys_per_s"):  # fmt: skip
+        assert field in document
+    target.client().delete(BINARY_KEY)
+    code, out, err = _cli("migrate", "verify", "--source", source.url, "--target", target.url, "-o", "json")
+    document = json.loads(out)
+    assert code == 1 and document["ok"] is False
+    assert document["mismatches"] == [{"db": 0, "key": "bin:\\xff\x00\n key", "kind": MISSING, "detail": ""}]
+    assert err.strip().count("\n") == 0 and "1 missing_on_target" in err
+
+
+def test_cli_text_and_error_exit_codes(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    source, target = pair
+    target.client().delete("str")
+    code, out, err = _cli(
+        "migrate", "verify", "--source", source.url, "--target", target.url, "--rounds", "1"
+    )
+    assert code == 1 and "str" in out and "missing_on_target" in out
+    code, out, err = _cli(
+        "migrate", "verify", "--source", "rediss://x:1", "--target", target.url, "-o", "json"
+    )
+    assert code == 2 and json.loads(out)["error"]["code"] == "TLSNotSupported"
+    assert err.startswith("error: ") and err.count("\n") == 1
+    code, _, err = _cli("migrate", "verify", "--source", source.url, "--target", target.url, "--dbs", "x")
+    assert code == 2 and "--dbs" in err
