@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -19,7 +18,7 @@ _debug = False
 class MigratorGroup(TyperGroup):
     """Turns MigratorError (and stray exceptions) into one stderr line and an exit code, never a traceback."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except MigratorError as err:
@@ -27,13 +26,12 @@ class MigratorGroup(TyperGroup):
                 raise
             render.fail(err)
             raise typer.Exit(err.exit_code) from None
-        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
         except KeyboardInterrupt:
             render.fail(MigratorError("interrupted", "re-run the command; state is saved after each step"))
             raise typer.Exit(130) from None
         except Exception as exc:
-            if _debug:
+            # Exit, Abort and usage errors belong to Typer's own click, which renders them.
+            if _debug or type(exc).__module__.startswith(("typer", "click")):
                 raise
             render.fail(
                 MigratorError(

@@ -1,0 +1,39 @@
+"""`pip install .` into a clean venv gives a working `migrator` (dependencies declared, data files shipped)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_pip_install_gives_a_working_console_script(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    install = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(REPO)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+    helped = subprocess.run([str(venv / "bin" / "migrator"), "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0, helped.stderr
+    assert "migrate" in helped.stdout
+    shipped = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import importlib.resources as r; "
+            "print(sorted(p.name for p in r.files('migrator.verify').iterdir()))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert ".lua" in shipped
