@@ -1,4 +1,4 @@
-"""`pip install .` into a clean venv gives a working `migrator` (dependencies declared, data files shipped)."""
+"""`pip install .` into a clean venv gives a working `migrator` (dependencies and data files)."""
 
 from __future__ import annotations
 
