@@ -55,7 +55,9 @@ def test_up_applies_and_records_outputs(fake_tf: FakeTerraform, aws: None, tmp_p
     assert {c["cwd"] for c in fake_tf.calls() if c["argv"][0] != "version"} == {str(work)}
 
 
-def test_up_without_approval_and_without_a_terminal_applies_nothing(fake_tf: FakeTerraform, aws: None) -> None:
+def test_up_without_approval_and_without_a_terminal_applies_nothing(
+    fake_tf: FakeTerraform, aws: None
+) -> None:
     result = run("up", "--target", "aws", "-o", "json")
     assert result.exit_code == 2
     error = json.loads(result.stdout)["error"]
@@ -64,7 +66,9 @@ def test_up_without_approval_and_without_a_terminal_applies_nothing(fake_tf: Fak
     assert "apply" not in fake_tf.commands()
 
 
-def test_up_checks_credentials_before_terraform_runs(fake_tf: FakeTerraform, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_up_checks_credentials_before_terraform_runs(
+    fake_tf: FakeTerraform, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata probe off the machine
@@ -74,8 +78,9 @@ def test_up_checks_credentials_before_terraform_runs(fake_tf: FakeTerraform, mon
     assert fake_tf.commands() == ["version"]
 
 
-def test_up_refuses_old_terraform_before_anything(fake_tf: FakeTerraform, aws: None,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_up_refuses_old_terraform_before_anything(
+    fake_tf: FakeTerraform, aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_TF_VERSION", "1.3.9")
     result = run("up", "--target", "aws", "--auto-approve")
     assert result.exit_code == 2
@@ -88,8 +93,9 @@ def test_up_with_missing_var_file(fake_tf: FakeTerraform, aws: None) -> None:
     assert result.exit_code == 2 and "--var-file not found: nope.tfvars" in result.stderr
 
 
-def test_failed_apply_leaves_enough_state_for_down(fake_tf: FakeTerraform, aws: None,
-                                                   monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_failed_apply_leaves_enough_state_for_down(
+    fake_tf: FakeTerraform, aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("FAKE_TF_FAIL", "apply")
     result = run("up", "--target", "aws", "--auto-approve", "-o", "json")
     assert result.exit_code == 2
@@ -124,13 +130,18 @@ def test_down_without_approval_destroys_nothing(fake_tf: FakeTerraform, aws: Non
     assert "destroy" not in fake_tf.commands()
 
 
-def test_plan_shows_the_summary_and_records_nothing(fake_tf: FakeTerraform, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plan_shows_the_summary_and_records_nothing(
+    fake_tf: FakeTerraform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_TF_PLAN", "2,1,0")
     result = run("plan", "--region", "eu-west-1", "-o", "json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"add": 2, "change": 1, "destroy": 0,
-                                         "resources": ["aws_thing.r0", "aws_thing.r1"]}
+    assert json.loads(result.stdout) == {
+        "add": 2,
+        "change": 1,
+        "destroy": 0,
+        "resources": ["aws_thing.r0", "aws_thing.r1"],
+    }
     assert "-var=region=eu-west-1" in fake_tf.argv("plan")
     assert not workspace(tmp_path).exists()
     text = run("plan")
@@ -164,8 +175,13 @@ def test_status_reports_the_live_group_and_survives_aws_errors(fake_tf: FakeTerr
     assert "not found in region us-east-1" in document["target"]["error"]
 
     boto3.client("elasticache", region_name="us-east-1").create_replication_group(
-        ReplicationGroupId="migrator", ReplicationGroupDescription="t", Engine="valkey", EngineVersion="8.2",
-        CacheNodeType="cache.t3.medium", NumCacheClusters=2)
+        ReplicationGroupId="migrator",
+        ReplicationGroupDescription="t",
+        Engine="valkey",
+        EngineVersion="8.2",
+        CacheNodeType="cache.t3.medium",
+        NumCacheClusters=2,
+    )
     document = json.loads(run("status", "-o", "json").stdout)
     assert document["target"]["status"] == "available"
     assert document["migration"]["group_status"] == "available"

@@ -17,7 +17,7 @@ from migrator.errors import (
 
 # Standard mode retries throttling and transient errors with exponential backoff and jitter (legacy mode
 # retries fewer error codes); 8 attempts ride out a throttled ElastiCache control plane for ~a minute.
-RETRY_CONFIG = {"mode": "standard", "max_attempts": 8}
+RETRY_CONFIG = {"mode": "standard", "total_max_attempts": 8}
 CREDENTIALS_HINT = (
     "run `aws configure` or `aws sso login`, or set AWS_PROFILE "
     "(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"

@@ -426,7 +426,7 @@ class AwsMigration:
             for i, cluster in enumerate(clusters)
             for j, metric in enumerate(METRICS)
         ]
-        end = _now()
+        end = _now() + dt.timedelta(minutes=1)  # include the current, still-open minute
         reply = self._call(
             "GetMetricData",
             "get_metric_data",
@@ -523,13 +523,17 @@ class AwsMigration:
 
         waiter = self._client().get_waiter("replication_group_available")
         delay = max(1, int(POLL_SECONDS))
-        try:
-            with clients.aws_errors("DescribeReplicationGroups", self.region, self.group_id):
+        finished = True
+        with clients.aws_errors("DescribeReplicationGroups", self.region, self.group_id):
+            # WaiterError is a BotoCoreError: caught here, before aws_errors would translate it generically.
+            try:
                 waiter.wait(
                     ReplicationGroupId=self.group_id,
-                    WaiterConfig={"Delay": delay, "MaxAttempts": int(COMPLETE_WAIT_SECONDS // delay)},
+                    WaiterConfig={"Delay": delay, "MaxAttempts": max(1, int(COMPLETE_WAIT_SECONDS // delay))},
                 )
-        except WaiterError:
+            except WaiterError:
+                finished = False
+        if not finished:
             events = self._events(since=self._completed_at)
             reason = events[-1]["message"] if events else "no event yet"
             raise MigratorError(
