@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 ROLES = ("source", "target")
 BINARIES = {"source": "redis-server", "target": "valkey-server"}
 GROUP_NAME = "local"
+CATCH_UP_AFTER_SYNC = 10.0
 
 
 def _spec(workspace: Workspace, record: ServerRecord) -> ServerSpec:
@@ -295,7 +296,10 @@ class LocalMigration:
 
         try:
             link = replication.wait_for_link(target, timeout, self._sync_failure, on_poll)
-            self._refuse_over_maxmemory(target, "after the initial sync", "MigrationFailed")
+            # Writes made during the sync reach the target only after its load: count them in too.
+            left = max(1.0, timeout - (time.monotonic() - begun))
+            replication.wait_for_catch_up(source, target, min(left, CATCH_UP_AFTER_SYNC), moving_source=True)
+            self._refuse_over_maxmemory(target, "after the initial sync", "TargetOutOfMemory")
         except MigratorError as err:
             # ElastiCache returns a failed start to `available` with an event; so does the rehearsal.
             with contextlib.suppress(Exception):
