@@ -119,6 +119,8 @@ def _renamed_commands(client: redis.Redis) -> list[str]:
     """Commands missing from COMMAND INFO (renamed or disabled with rename-command)."""
     import redis
 
+    # redis-py's COMMAND parser fails on the nil a renamed command gets: read the raw reply.
+    client.set_response_callback("COMMAND", lambda reply, **options: reply)
     try:
         replies = client.execute_command("COMMAND", "INFO", *REQUIRED_COMMANDS)
     except redis.ResponseError:
