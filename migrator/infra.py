@@ -9,6 +9,7 @@ assert the exact argv against a fake `terraform` executable.
 
 from __future__ import annotations
 
+import filecmp
 import json
 import os
 import shutil
@@ -357,22 +358,32 @@ def module_source(terraform_dir: Path | None) -> Path:
     return Path(source).absolute()
 
 
-def sync_module(source: Path, working_dir: Path) -> None:
+def _config_files(source: Path) -> list[Path]:
+    """The module's files relative to `source`, without local working data (plugins, state, plans, tests)."""
+    found = []
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if (
+            path.is_file()
+            and not any(part in _NOT_CONFIG for part in relative.parts)
+            and not path.name.endswith((".tfstate", ".tfstate.backup"))
+        ):
+            found.append(relative)
+    return found
+
+
+def sync_module(source: Path, working_dir: Path) -> bool:
     """Copy the module's configuration into the working dir, keeping its .terraform/ and state.
 
     The state then lives in the workspace, beside state.json, never inside a checkout or site-packages.
+    Returns whether anything changed, so `init` (slow, and networked for real providers) runs only then.
     """
-    working_dir.mkdir(parents=True, exist_ok=True)
-    for entry in source.iterdir():
-        if entry.name in _NOT_CONFIG or entry.name.endswith(".tfstate"):
+    changed = False
+    for relative in _config_files(source):
+        target = working_dir / relative
+        if target.is_file() and filecmp.cmp(source / relative, target, shallow=False):
             continue
-        target = working_dir / entry.name
-        if entry.is_dir():
-            shutil.copytree(
-                entry,
-                target,
-                dirs_exist_ok=True,
-                ignore=shutil.ignore_patterns(".terraform", "*.tfstate", "*.tfstate.backup"),
-            )
-        else:
-            shutil.copy2(entry, target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / relative, target)
+        changed = True
+    return changed

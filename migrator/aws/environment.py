@@ -16,7 +16,11 @@ from migrator.lifecycle import EnvironmentStatus
 from migrator.render import ProgressCallback
 from migrator.state import State, Workspace
 
-SOURCE_PORT = 6379  # the module's Redis host listens on 6379 (SPEC: port 6379); there is no output for it
+SOURCE_PORT = 6379  # SPEC: the Redis host listens on 6379; older modules have no `redis_port` output
+
+
+def source_port(outputs: dict[str, Any]) -> int:
+    return int(outputs.get("redis_port") or SOURCE_PORT)
 
 
 def _working_dir(workspace: Workspace) -> Path:
@@ -84,9 +88,10 @@ def prepare(
         "terraform_version": f"{binary.flavor} {binary.version}",
         "var_files": files,
     }
-    sync_module(source, _working_dir(workspace))
+    changed = sync_module(source, _working_dir(workspace))
     runner = _runner(workspace, binary, aws)
-    runner.init()
+    if changed or not (_working_dir(workspace) / ".terraform").is_dir():
+        runner.init()
     return runner, aws
 
 
@@ -223,8 +228,10 @@ def status_from_outputs(state: State) -> EnvironmentStatus:
     out = aws.get("outputs") or {}
     tunnel = tunnel_urls(state)
     source: dict[str, Any] = {
-        "url": f"redis://{out['redis_private_ip']}:{SOURCE_PORT}" if out.get("redis_private_ip") else None,
-        "version": aws.get("redis_version", ""),
+        "url": f"redis://{out['redis_private_ip']}:{source_port(out)}"
+        if out.get("redis_private_ip")
+        else None,
+        "version": out.get("redis_version", ""),
         "role": "master",
         "instance_id": out.get("redis_instance_id"),
         "instance_type": out.get("redis_instance_type"),

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from migrator.aws import clients
-from migrator.aws.environment import SOURCE_PORT
+from migrator.aws.environment import source_port
 from migrator.aws.tunnel import tunnel_urls
 from migrator.errors import GROUP_NOT_FOUND, MigratorError
 from migrator.lifecycle import (
@@ -103,7 +103,7 @@ class AwsMigration:
                 "run `migrator outputs` (or `migrator up --target aws`) to refresh it",
                 "NoEnvironment",
             )
-        return [{"Address": address, "Port": SOURCE_PORT}]
+        return [{"Address": address, "Port": source_port(self.outputs)}]
 
     def _cluster(self, cluster_id: str) -> dict[str, Any]:
         """A member cluster (engine version, parameter group); {} while it is being replaced."""
@@ -130,7 +130,7 @@ class AwsMigration:
             return urls
         port = self.outputs.get("valkey_port") or 6379
         return (
-            f"redis://{self.outputs.get('redis_private_ip')}:{SOURCE_PORT}",
+            f"redis://{self.outputs.get('redis_private_ip')}:{source_port(self.outputs)}",
             f"redis://{self.outputs.get('valkey_primary_endpoint')}:{port}",
         )
 
@@ -276,7 +276,7 @@ class AwsMigration:
         progress: ProgressCallback | None = None,
     ) -> StartResult:
         endpoints = self._source_endpoint()
-        source = f"{endpoints[0]['Address']}:{SOURCE_PORT}"
+        source = f"{endpoints[0]['Address']}:{endpoints[0]['Port']}"
         if test_first:
             self._test_migration(endpoints, timeout)
         began = _now()
@@ -392,7 +392,7 @@ class AwsMigration:
             "group_status": group_status,
             "replication_group_id": self.group_id,
             "region": self.region,
-            "source": f"{self.outputs.get('redis_private_ip')}:{SOURCE_PORT}",
+            "source": f"{self.outputs.get('redis_private_ip')}:{source_port(self.outputs)}",
             "member_clusters": group.get("MemberClusters") or [],
             "primary_cluster": _primary_cluster(group),
             "metrics": metrics,

