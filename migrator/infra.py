@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,7 +207,10 @@ class Terraform:
         from python_terraform import TerraformCommandError
 
         try:
-            _, out, err = self._tf().cmd(command, *args, raise_on_error=True, **options)
+            with warnings.catch_warnings():
+                # python-terraform 0.10.1 calls the deprecated `log.warn` on every failure.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                _, out, err = self._tf().cmd(command, *args, raise_on_error=True, **options)
         except TerraformCommandError as exc:
             raise self._failure(command, exc.returncode, exc.out, exc.err) from None
         except OSError as exc:
