@@ -151,6 +151,26 @@ def test_planted_fault_is_reported_with_its_kind(
     assert sum(getattr(report, k) for k in (MISSING, EXTRA, VALUE, TTL)) == 1
 
 
+def test_different_encodings_of_equal_values_are_not_differences(
+    source: ServerProcess, server_factory: Callable[..., ServerProcess]
+) -> None:
+    # Tiny listpack limits on the target: its hashes, zsets and lists load with other encodings (and DUMPs).
+    limits = (
+        "hash-max-listpack-entries",
+        "zset-max-listpack-entries",
+        "list-max-listpack-size",
+        "set-max-intset-entries",
+    )
+    target = server_factory("valkey-server", extra=[arg for name in limits for arg in (f"--{name}", "2")])
+    add_data(source)
+    replicate(target, source)
+    assert target.client().object("encoding", "hash") == b"hashtable"
+    assert verify(source.url, target.url).ok
+    promote(target)
+    target.client().hset("hash", "f1", "changed")
+    assert [m.key for m in verify(source.url, target.url).mismatches] == ["hash"]
+
+
 def test_wrong_type_detail_names_both_types(pair: tuple[ServerProcess, ServerProcess]) -> None:
     source, target = pair
     _wrong_type(target.client())

@@ -1,19 +1,40 @@
 #!lua flags=no-writes
--- One record per key in KEYS, joined by "\n": "<type><digest>:<absolute expiry ms>".
--- The digest is a SHA-1 of a canonical form of the value, so it is equal across engines and encodings
--- (DUMP is not: RDB trailer, listpack vs hashtable order). Collections longer than ARGV[1] elements are
--- not read here (that would block the server and copy the whole value into Lua); their record says "*<len>"
--- and their 1-based index is returned so the client compares them in chunks.
+-- One record per key in KEYS, joined by "\n": "<type letter><digest>:<absolute expiry ms>".
+--
+-- The digest must be equal on a Redis source and a Valkey target holding the same value. Two kinds:
+--   "d" + SHA-1 of DUMP without its 10-byte trailer (RDB version + CRC): cheap, and equal across
+--       engines for the encodings measured equal (listpack hashes, lists, zsets, intsets);
+--   "c" + SHA-1 of a canonical form (sorted fields/members, scores re-printed): for encodings whose DUMP
+--       differs across engines (hashtable hashes and sets, small string sets, streams), or for every key
+--       when ARGV[2] is "canonical" (the client asks for it when two "d" digests differ, in case only
+--       the encodings differ).
+-- Strings are "s" + SHA-1 of the value. Collections longer than ARGV[1] elements are not read here (that
+-- would block the server and copy the value into Lua): their record is "<letter>*<length>" and their
+-- 1-based index is returned so the client compares them in chunks. Missing keys are "-".
 local max_elements = tonumber(ARGV[1])
-local records, big = {}, {}
+local canonical_only = ARGV[2] == 'canonical'
 local sha1 = redis.sha1hex
+local big = {}
 
 -- Length-prefixed parts make the concatenation unambiguous for binary data.
 local function lp(s)
   return #s .. ':' .. s
 end
 
-local function sorted_digest(parts)
+local function sorted_pairs_digest(flat)
+  local parts = {}
+  for i = 1, #flat, 2 do
+    parts[#parts + 1] = lp(flat[i]) .. lp(flat[i + 1])
+  end
+  table.sort(parts)
+  return sha1(table.concat(parts))
+end
+
+local function sorted_digest(members)
+  local parts = {}
+  for i = 1, #members do
+    parts[i] = lp(members[i])
+  end
   table.sort(parts)
   return sha1(table.concat(parts))
 end
@@ -24,22 +45,6 @@ local function list_digest(items)
     parts[i] = lp(items[i])
   end
   return sha1(table.concat(parts))
-end
-
-local function hash_digest(flat)
-  local parts = {}
-  for i = 1, #flat, 2 do
-    parts[#parts + 1] = lp(flat[i]) .. lp(flat[i + 1])
-  end
-  return sorted_digest(parts)
-end
-
-local function set_digest(members)
-  local parts = {}
-  for i = 1, #members do
-    parts[i] = lp(members[i])
-  end
-  return sorted_digest(parts)
 end
 
 -- ZRANGE order (score, then member) is the same on both sides; scores are printed differently by
@@ -65,39 +70,63 @@ local function stream_digest(entries)
   return sha1(table.concat(parts))
 end
 
--- type name -> {record letter, length command, digest of the whole value}
+-- type -> record letter, length command, canonical digest
 local collections = {
-  hash = {'h', 'HLEN', function(k) return hash_digest(redis.call('HGETALL', k)) end},
+  hash = {'h', 'HLEN', function(k) return sorted_pairs_digest(redis.call('HGETALL', k)) end},
   list = {'l', 'LLEN', function(k) return list_digest(redis.call('LRANGE', k, 0, -1)) end},
-  set = {'t', 'SCARD', function(k) return set_digest(redis.call('SMEMBERS', k)) end},
+  set = {'t', 'SCARD', function(k) return sorted_digest(redis.call('SMEMBERS', k)) end},
   zset = {'z', 'ZCARD', function(k) return zset_digest(redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')) end},
   stream = {'x', 'XLEN', function(k) return stream_digest(redis.call('XRANGE', k, '-', '+')) end},
 }
+-- Encodings whose DUMP is engine-independent. "small" ones are bounded by the *-max-listpack-entries
+-- settings, so they need no length check before being read whole.
+local dumpable = {
+  hash = {listpack = 'small'},
+  list = {listpack = 'small', quicklist = 'any'},
+  set = {intset = 'any'},
+  zset = {listpack = 'small', skiplist = 'any'},
+  stream = {},
+}
 
-for i, key in ipairs(KEYS) do
-  -- Most keys are strings: try GET first and ask TYPE only when it fails.
-  local value = redis.pcall('GET', key)
-  local record
-  if type(value) == 'string' then
-    record = 's' .. sha1(value)
-  elseif value == false then
-    record = '-'
-  else
-    local kind = redis.call('TYPE', key).ok
-    local spec = collections[kind]
-    if spec == nil then
-      record = '?' .. kind
+local function collection_digest(i, key, kind)
+  local spec = collections[kind]
+  if spec == nil then
+    big[#big + 1] = i
+    return '?', kind
+  end
+  local dump = not canonical_only and dumpable[kind][redis.call('OBJECT', 'ENCODING', key)]
+  if dump ~= 'small' then
+    local length = redis.call(spec[2], key)
+    if length > max_elements then
       big[#big + 1] = i
-    else
-      local length = redis.call(spec[2], key)
-      if length > max_elements then
-        record = spec[1] .. '*' .. length
-        big[#big + 1] = i
-      else
-        record = spec[1] .. spec[3](key)
-      end
+      return spec[1], '*' .. length
     end
   end
-  records[i] = record .. ':' .. redis.call('PEXPIRETIME', key)
+  if dump then
+    return spec[1], 'd' .. sha1(string.sub(redis.call('DUMP', key), 1, -11))
+  end
+  return spec[1], 'c' .. spec[3](key)
 end
-return {table.concat(records, '\n'), big}
+
+-- Most keys are strings: one MGET reads them all (nil for a missing key or another type).
+local values = redis.call('MGET', unpack(KEYS))
+local out, n = {}, 0
+for i, key in ipairs(KEYS) do
+  local value = values[i]
+  local letter, digest
+  if value then
+    letter, digest = 's', sha1(value)
+  else
+    local kind = redis.call('TYPE', key).ok
+    if kind == 'none' then
+      letter, digest = '-', ''
+    else
+      letter, digest = collection_digest(i, key, kind)
+    end
+  end
+  -- Pieces go into one table joined once at the end: no intermediate string per key.
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = letter, digest, ':', redis.call('PEXPIRETIME', key), '\n'
+  n = n + 5
+end
+out[n] = nil -- no trailing newline
+return {table.concat(out), big}

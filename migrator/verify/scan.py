@@ -79,11 +79,14 @@ class Side:
         with self.guard():
             return self.client(db).scan(cursor, count=count)
 
-    def digest(self, db: int, keys: list[bytes], max_elements: int) -> tuple[bytes, list[int]]:
+    def digest(
+        self, db: int, keys: list[bytes], max_elements: int, canonical: bool = False
+    ) -> tuple[bytes, list[int]]:
         """Per-key records (see digest.lua) and the 1-based indexes of keys to compare in chunks."""
         client = self.client(db)
         with self.guard():
-            blob, big = self._script(keys=keys, args=[max_elements], client=client)
+            mode = "canonical" if canonical else "fast"
+            blob, big = self._script(keys=keys, args=[max_elements, mode], client=client)
         return blob, big
 
     def missing(self, db: int, keys: list[bytes]) -> list[bytes]:

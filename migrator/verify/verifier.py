@@ -24,6 +24,7 @@ MAX_ELEMENTS = 1000  # larger collections are compared in chunks by the client, 
 MAX_CANDIDATES = 100_000  # keys kept for re-check rounds; beyond this, first-round findings are final
 CATCH_UP_TIMEOUT = 10.0
 TYPE_NAMES = {b"s": "string", b"h": "hash", b"l": "list", b"t": "set", b"z": "zset", b"x": "stream"}
+COLLECTION_LETTERS = b"hltzx"  # their records carry a method letter: d(ump) or c(anonical)
 
 
 def verify(
@@ -181,13 +182,35 @@ class _Verifier:
         (source_blob, source_big), (target_blob, target_big) = source_reply, target_reply
         if source_blob == target_blob and not source_big and not target_big:
             return  # the common case: the whole batch is identical
+        source_records, target_records = source_blob.split(b"\n"), target_blob.split(b"\n")
         big = {i - 1 for i in (*source_big, *target_big)}
-        records = zip(source_blob.split(b"\n"), target_blob.split(b"\n"), strict=True)
-        for i, (source_record, target_record) in enumerate(records):
-            if source_record != target_record or i in big:
-                found = self._classify(db, keys[i], source_record, target_record, i in big)
-                if found:
-                    yield keys[i], *found
+        pairs = enumerate(zip(source_records, target_records, strict=True))
+        differing = [i for i, (a, b) in pairs if a != b or i in big]
+        self._settle_dump_digests(db, keys, differing, source_records, target_records, big)
+        for i in differing:
+            found = self._classify(db, keys[i], source_records[i], target_records[i], i in big)
+            if found:
+                yield keys[i], *found
+
+    def _settle_dump_digests(
+        self,
+        db: int,
+        keys: list[bytes],
+        differing: list[int],
+        source_records: list[bytes],
+        target_records: list[bytes],
+        big: set[int],
+    ) -> None:
+        """DUMP digests also differ when only the encodings do: replace them with canonical digests."""
+        suspects = [i for i in differing if _is_dump(source_records[i]) or _is_dump(target_records[i])]
+        if not suspects:
+            return
+        subset = [keys[i] for i in suspects]
+        for side, records in ((self.source, source_records), (self.target, target_records)):
+            blob, subset_big = side.digest(db, subset, MAX_ELEMENTS, canonical=True)
+            for i, record in zip(suspects, blob.split(b"\n"), strict=True):
+                records[i] = record
+            big.update(suspects[j - 1] for j in subset_big)
 
     def _classify(
         self, db: int, key: bytes, source_record: bytes, target_record: bytes, big: bool
@@ -218,6 +241,10 @@ class _Verifier:
         if abs(source_expiry - target_expiry) > self.tolerance:
             return TTL, f"expiry differs by {abs(source_expiry - target_expiry)} ms"
         return None
+
+
+def _is_dump(record: bytes) -> bool:
+    return record[:1] in COLLECTION_LETTERS and record[1:2] == b"d"
 
 
 def _type_name(value: bytes) -> str:
