@@ -25,15 +25,23 @@ def test_pip_install_gives_a_working_console_script(tmp_path: Path) -> None:
     helped = subprocess.run([str(venv / "bin" / "migrator"), "--help"], capture_output=True, text=True)
     assert helped.returncode == 0, helped.stderr
     assert "migrate" in helped.stdout
-    shipped = subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            "-c",
-            "import importlib.resources as r; "
-            "print(sorted(p.name for p in r.files('migrator.verify').iterdir()))",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+
+    def installed_python(code: str) -> str:
+        # cwd outside the checkout, so the import resolves to the installed package
+        run = subprocess.run(
+            [str(venv / "bin" / "python"), "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp_path,
+        )
+        return run.stdout.strip()
+
+    shipped = installed_python(
+        "import importlib.resources as r; print(sorted(p.name for p in r.files('migrator.verify').iterdir()))"
+    )
     assert ".lua" in shipped
+    # The Terraform root module travels with the package, so `up --target aws` finds it after install.
+    found = installed_python("from migrator.infra import bundled_module; print(bundled_module())")
+    assert found.startswith(str(venv)) and (Path(found) / "main.tf").exists()
+    assert (Path(found) / "modules" / "redis_source" / "templates").is_dir()

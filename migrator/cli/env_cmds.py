@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import enum
 from functools import partial
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from migrator import render
+from migrator.cli.aws_cmds import RegionOpt, TerraformBinOpt, TerraformDirOpt, VarFileOpt
 from migrator.cli.common import OutputOpt, confirm, workspace
 from migrator.errors import MigratorError
 from migrator.lifecycle import EnvironmentStatus
@@ -51,13 +51,10 @@ def register(app: typer.Typer) -> None:
         auto_approve: Annotated[
             bool, typer.Option("--auto-approve", help="aws: apply without asking.")
         ] = False,
-        var_file: Annotated[
-            list[Path] | None, typer.Option(help="aws: terraform -var-file (repeatable).")
-        ] = None,
-        region: Annotated[str | None, typer.Option(help="aws: region (terraform var `region`).")] = None,
-        terraform_bin: Annotated[
-            str | None, typer.Option(envvar="MIGRATOR_TERRAFORM", help="aws: terraform or tofu binary.")
-        ] = None,
+        var_file: VarFileOpt = None,
+        region: RegionOpt = None,
+        terraform_bin: TerraformBinOpt = None,
+        terraform_dir: TerraformDirOpt = None,
         redis_server: Annotated[
             str | None, typer.Option(envvar="MIGRATOR_REDIS_SERVER", help="local: source server binary.")
         ] = None,
@@ -79,14 +76,17 @@ def register(app: typer.Typer) -> None:
         if kind is TargetKind.aws:
             from migrator.aws import environment as aws_environment
 
-            status = aws_environment.up(
-                ws,
-                auto_approve=auto_approve,
-                var_files=var_file or [],
-                region=region,
-                terraform_bin=terraform_bin,
-                confirm=partial(confirm, auto_approve=auto_approve),
-            )
+            with render.progress("terraform apply (resources)") as advance:
+                status = aws_environment.up(
+                    ws,
+                    auto_approve=auto_approve,
+                    var_files=var_file or [],
+                    region=region,
+                    terraform_bin=terraform_bin,
+                    terraform_dir=terraform_dir,
+                    confirm=partial(confirm, auto_approve=auto_approve),
+                    progress=advance,
+                )
             render.emit(status, partial(_show_environment, status))
             return
         from migrator import local

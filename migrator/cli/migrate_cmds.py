@@ -134,7 +134,10 @@ def register(migrate_app: typer.Typer) -> None:
         watch: Annotated[
             bool, typer.Option("--watch", help="Refresh until Ctrl-C (json: one line each).")
         ] = False,
-        interval: Annotated[float, typer.Option(help="Seconds between refreshes with --watch.")] = 1.0,
+        interval: Annotated[
+            float | None,
+            typer.Option(help="Seconds between refreshes with --watch (default: 1 local, 15 aws)."),
+        ] = None,
         count: Annotated[int | None, typer.Option(help="Stop --watch after this many refreshes.")] = None,
         output: OutputOpt = OutputFormat.text,
     ) -> None:
@@ -144,7 +147,9 @@ def register(migrate_app: typer.Typer) -> None:
             result = migration.status()
             render.emit(result, partial(_show_status, result))
             return
-        _watch(migration, interval, count)
+        # Each AWS refresh costs several API calls: poll gently there.
+        default_interval = 15.0 if workspace(ctx).require().target_kind == "aws" else 1.0
+        _watch(migration, interval or default_interval, count)
 
     @migrate_app.command(
         epilog="Examples:  migrator migrate complete --pause-writes  ·  "
