@@ -9,9 +9,11 @@ changed during the run are not reported.
 
 from __future__ import annotations
 
+import threading
 import time
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from migrator.errors import MigratorError
 from migrator.render import ProgressCallback
@@ -77,6 +79,7 @@ class _Verifier:
         self.mismatches: list[Mismatch] = []
         self.candidates: dict[int, dict[bytes, None]] = {}  # per db, insertion-ordered set
         self.n_candidates = 0
+        self.found_lock = threading.Lock()  # the forward and reverse passes run in two threads
         self.keys_checked = 0
         self.target_keys_scanned = 0
 
@@ -87,8 +90,12 @@ class _Verifier:
         self.progress(0, sum(self.source.dbsize(db) + self.target.dbsize(db) for db in dbs))
         final = self.rounds == 1
         for db in dbs:
-            self._forward(db, final)
-            self._reverse(db, final)
+            self.source.client(db), self.target.client(db)  # open both before threads share them
+            # The reverse pass (target SCAN, source EXISTS) is light: overlap it with the forward pass.
+            with ThreadPoolExecutor(1, thread_name_prefix="verify-reverse") as pool:
+                reverse = pool.submit(self._reverse, db, final)
+                self._forward(db, final)
+                reverse.result()
         rounds_run = 1
         while self.candidates and rounds_run < self.rounds:
             rounds_run += 1
@@ -128,7 +135,6 @@ class _Verifier:
 
     def _forward(self, db: int, final: bool) -> None:
         """Every source key: present on the target with the same value and TTL?"""
-        self.source.client(db), self.target.client(db)  # open both before threads share them
 
         def source_batches() -> Iterator[tuple[list[bytes], tuple[bytes, list[int]]]]:
             for keys in self._scan(self.source, db):
@@ -162,6 +168,10 @@ class _Verifier:
                     self._found(db, key, kind, detail, final)
 
     def _found(self, db: int, key: bytes, kind: str, detail: str, final: bool) -> None:
+        with self.found_lock:
+            self._record(db, key, kind, detail, final)
+
+    def _record(self, db: int, key: bytes, kind: str, detail: str, final: bool) -> None:
         if not final and self.n_candidates < MAX_CANDIDATES:
             keys = self.candidates.setdefault(db, {})
             if key not in keys:
