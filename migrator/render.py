@@ -89,7 +89,8 @@ def notice(message: str) -> None:
 
 def warn(message: str) -> None:
     """A warning always reaches stderr, even in JSON mode: a warning must never be silent."""
-    stderr_console().print(f"[yellow]warning:[/yellow] {message}")
+    # soft_wrap: one warning stays one line, whatever the terminal width, so it can be grepped.
+    stderr_console().print(f"[yellow]warning:[/yellow] {message}", soft_wrap=True)
 
 
 def fail(err: MigratorError) -> None:
