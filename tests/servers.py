@@ -1,4 +1,4 @@
-"""Real redis-server / valkey-server processes for tests: free loopback port, tmp dir, PING, log on failure."""
+"""Real redis-server / valkey-server processes for tests: free port, tmp dir, PING, log on failure."""
 
 from __future__ import annotations
 
