@@ -171,6 +171,20 @@ def test_different_encodings_of_equal_values_are_not_differences(
     assert [m.key for m in verify(source.url, target.url).mismatches] == ["hash"]
 
 
+def test_digest_calls_split_by_work_budget_give_the_same_answers(
+    pair: tuple[ServerProcess, ServerProcess], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from migrator.verify import scan
+
+    monkeypatch.setattr(scan, "SCRIPT_BUDGET", 10)  # about one key per call
+    source, target = pair
+    assert verify(source.url, target.url).ok
+    target.client().zadd("zset", {"a": 1.2})
+    target.client().persist("ttl")
+    report = verify(source.url, target.url)
+    assert sorted((m.key, m.kind) for m in report.mismatches) == [("ttl", TTL), ("zset", VALUE)]
+
+
 def test_wrong_type_detail_names_both_types(pair: tuple[ServerProcess, ServerProcess]) -> None:
     source, target = pair
     _wrong_type(target.client())

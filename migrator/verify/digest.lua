@@ -11,8 +11,14 @@
 -- Strings are "s" + SHA-1 of the value. Collections longer than ARGV[1] elements are not read here (that
 -- would block the server and copy the value into Lua): their record is "<letter>*<length>" and their
 -- 1-based index is returned so the client compares them in chunks. Missing keys are "-".
+--
+-- A call stops early once it has read about ARGV[3] elements (string KB count as elements), so one call
+-- never blocks the server long; it returns how many keys it covered and the client calls again for the rest.
 local max_elements = tonumber(ARGV[1])
 local canonical_only = ARGV[2] == 'canonical'
+local budget = tonumber(ARGV[3])
+local SMALL = 128 -- elements assumed for a listpack/intset value, whose size the encoding bounds
+local work = 0
 local sha1 = redis.sha1hex
 local big = {}
 
@@ -95,12 +101,15 @@ local function collection_digest(i, key, kind)
     return '?', kind
   end
   local dump = not canonical_only and dumpable[kind][redis.call('OBJECT', 'ENCODING', key)]
-  if dump ~= 'small' then
+  if dump == 'small' then
+    work = work + SMALL
+  else
     local length = redis.call(spec[2], key)
     if length > max_elements then
       big[#big + 1] = i
       return spec[1], '*' .. length
     end
+    work = work + length
   end
   if dump then
     return spec[1], 'd' .. sha1(string.sub(redis.call('DUMP', key), 1, -11))
@@ -110,12 +119,13 @@ end
 
 -- Most keys are strings: one MGET reads them all (nil for a missing key or another type).
 local values = redis.call('MGET', unpack(KEYS))
-local out, n = {}, 0
+local out, n, covered = {}, 0, #KEYS
 for i, key in ipairs(KEYS) do
   local value = values[i]
   local letter, digest
   if value then
     letter, digest = 's', sha1(value)
+    work = work + 1 + #value / 1024
   else
     local kind = redis.call('TYPE', key).ok
     if kind == 'none' then
@@ -127,6 +137,10 @@ for i, key in ipairs(KEYS) do
   -- Pieces go into one table joined once at the end: no intermediate string per key.
   out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = letter, digest, ':', redis.call('PEXPIRETIME', key), '\n'
   n = n + 5
+  if work >= budget then
+    covered = i
+    break
+  end
 end
 out[n] = nil -- no trailing newline
-return {table.concat(out), big}
+return {table.concat(out), big, covered}

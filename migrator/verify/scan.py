@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 DIGEST_LUA = resources.files(__package__).joinpath("digest.lua").read_text()
 MIN_VERSION = (7, 0)  # PEXPIRETIME and script flags
+SCRIPT_BUDGET = 50_000  # elements read per digest call: keeps each call to a few ms of server time
 
 T = TypeVar("T")
 
@@ -84,10 +85,19 @@ class Side:
     ) -> tuple[bytes, list[int]]:
         """Per-key records (see digest.lua) and the 1-based indexes of keys to compare in chunks."""
         client = self.client(db)
+        mode = "canonical" if canonical else "fast"
+        blobs: list[bytes] = []
+        big: list[int] = []
+        done = 0
         with self.guard():
-            mode = "canonical" if canonical else "fast"
-            blob, big = self._script(keys=keys, args=[max_elements, mode], client=client)
-        return blob, big
+            while done < len(keys):  # usually one call; more when the batch holds much data
+                blob, part_big, covered = self._script(
+                    keys=keys[done:], args=[max_elements, mode, SCRIPT_BUDGET], client=client
+                )
+                blobs.append(blob)
+                big.extend(done + i for i in part_big)
+                done += covered
+        return b"\n".join(blobs), big
 
     def missing(self, db: int, keys: list[bytes]) -> list[bytes]:
         """The keys that do not exist here; one EXISTS call answers the common case (all present)."""
