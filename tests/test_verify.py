@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -289,10 +290,27 @@ def test_bad_endpoints_raise_one_line_errors(target: ServerProcess, url: str, co
     assert caught.value.code == code
 
 
+def test_target_lost_mid_run_is_a_one_line_error(source: ServerProcess, target: ServerProcess) -> None:
+    source.client().mset({f"k{i}": i for i in range(20_000)})
+    replicate(target, source)
+
+    def stop_target(by: int, total: int | None) -> None:
+        if by:
+            target.stop()
+
+    started = time.monotonic()
+    with pytest.raises(MigratorError) as caught:
+        verify(source.url, target.url, progress=stop_target)
+    assert caught.value.code == "Unreachable" and "target" in caught.value.message
+    assert time.monotonic() - started < 10
+
+
 def test_invalid_options_are_errors(source: ServerProcess, target: ServerProcess) -> None:
     for kwargs in ({"rounds": 0}, {"sample": 0.0}, {"sample": 1.5}, {"ttl_tolerance_ms": -1}):
         with pytest.raises(MigratorError):
             verify(source.url, target.url, **kwargs)
+    with pytest.raises(MigratorError, match="same server"):
+        verify(source.url, source.url.replace("127.0.0.1", "localhost"))
 
 
 def _cli(*args: str) -> tuple[int, str, str]:

@@ -40,12 +40,19 @@ class Side:
         with side.guard():
             version = side.client(0).info("server")["redis_version"]
         if tuple(int(p) for p in version.split(".")[:2]) < MIN_VERSION:
+            side.close()
             raise MigratorError(
                 f"{role} {side.endpoint.url} runs Redis {version}; verify needs 7.0 or later (PEXPIRETIME)",
                 "verify against a 7.0+ server",
                 "UnsupportedVersion",
             )
         return side
+
+    def __enter__(self) -> Side:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def url(self) -> str:

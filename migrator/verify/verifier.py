@@ -49,12 +49,12 @@ def verify(
         )
     if ttl_tolerance_ms < 0:
         raise MigratorError("--ttl-tolerance must not be negative", "e.g. --ttl-tolerance 1000")
-    source, target = Side.open(source_url, "source"), Side.open(target_url, "target")
-    try:
+    with Side.open(source_url, "source") as source, Side.open(target_url, "target") as target:
+        if source.endpoint.same_server(target.endpoint):
+            raise MigratorError(
+                f"source and target are the same server ({source.url})", "pass the target's URL with --target"
+            )
         return _Verifier(source, target, rounds, ttl_tolerance_ms, sample, max_report, progress).run(dbs)
-    finally:
-        source.close()
-        target.close()
 
 
 class _Verifier:
@@ -80,6 +80,7 @@ class _Verifier:
         self.candidates: dict[int, dict[bytes, None]] = {}  # per db, insertion-ordered set
         self.n_candidates = 0
         self.found_lock = threading.Lock()  # the forward and reverse passes run in two threads
+        self.aborted = threading.Event()
         self.keys_checked = 0
         self.target_keys_scanned = 0
 
@@ -94,7 +95,11 @@ class _Verifier:
             # The reverse pass (target SCAN, source EXISTS) is light: overlap it with the forward pass.
             with ThreadPoolExecutor(1, thread_name_prefix="verify-reverse") as pool:
                 reverse = pool.submit(self._reverse, db, final)
-                self._forward(db, final)
+                try:
+                    self._forward(db, final)
+                except BaseException:
+                    self.aborted.set()  # do not wait for the whole reverse pass to report an error
+                    raise
                 reverse.result()
         rounds_run = 1
         while self.candidates and rounds_run < self.rounds:
@@ -149,6 +154,8 @@ class _Verifier:
     def _reverse(self, db: int, final: bool) -> None:
         """Every target key: present on the source? (Values of common keys were compared forward.)"""
         for keys in read_ahead(self._scan(self.target, db)):
+            if self.aborted.is_set():
+                return
             self.target_keys_scanned += len(keys)
             for key in self.source.missing(db, keys):
                 self._found(db, key, EXTRA, "", final)
