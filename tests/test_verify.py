@@ -50,6 +50,9 @@ def add_data(server: ServerProcess) -> None:
     for i in range(BIG):
         pipe.xadd("stream:big", {"n": i}, id=f"2-{i + 1}")
     pipe.execute()
+    for stream in ("stream", "stream:big"):
+        c.xgroup_create(stream, "workers", id="0")
+        c.xreadgroup("workers", "alice", {stream: ">"}, count=2)
     c.set("ttl", "v", px=HOUR_MS)
     c.hset("hash:ttl", "f", "v")
     c.pexpire("hash:ttl", HOUR_MS)
@@ -129,6 +132,13 @@ FAULTS: list[tuple[str, Callable[[redis.Redis], object], tuple[int, str, str]]] 
     ("big zset score changed", lambda t: t.zadd("zset:big", {"m2999": 299.8}), (0, "zset:big", VALUE)),
     ("stream entry missing", lambda t: t.xdel("stream", "1-3"), (0, "stream", VALUE)),
     ("big stream entry missing", lambda t: t.xdel("stream:big", "2-2999"), (0, "stream:big", VALUE)),
+    ("consumer group missing", lambda t: t.xgroup_destroy("stream", "workers"), (0, "stream", VALUE)),
+    (
+        "consumer group behind",
+        lambda t: t.xgroup_setid("stream:big", "workers", "2-1"),
+        (0, "stream:big", VALUE),
+    ),
+    ("stream last id differs", lambda t: t.execute_command("XSETID", "stream", "9-9"), (0, "stream", VALUE)),
     ("wrong type, same name", _wrong_type, (0, "str", VALUE)),
     ("TTL removed", lambda t: t.persist("ttl"), (0, "ttl", TTL)),
     ("TTL removed on a hash", lambda t: t.persist("hash:ttl"), (0, "hash:ttl", TTL)),

@@ -85,8 +85,16 @@ def _zset_equal(src: redis.Redis, tgt: redis.Redis, key: bytes) -> bool:
     )
 
 
+def _stream_state(client: redis.Redis, key: bytes) -> tuple:
+    """What consumers need after the cut-over: last generated id and each group's position."""
+    groups = [
+        (g["name"], g["last-delivered-id"], g["pending"], g["consumers"]) for g in client.xinfo_groups(key)
+    ]
+    return client.xinfo_stream(key)["last-generated-id"], client.xlen(key), sorted(groups)
+
+
 def _stream_equal(src: redis.Redis, tgt: redis.Redis, key: bytes) -> bool:
-    if src.xlen(key) != tgt.xlen(key):
+    if _stream_state(src, key) != _stream_state(tgt, key):
         return False
     start = b"-"
     while True:

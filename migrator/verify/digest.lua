@@ -64,8 +64,25 @@ local function zset_digest(flat)
   return sha1(table.concat(parts))
 end
 
-local function stream_digest(entries)
-  local parts = {}
+-- Field `name` of a flat XINFO reply.
+local function info_field(flat, name)
+  for i = 1, #flat, 2 do
+    if flat[i] == name then
+      return flat[i + 1]
+    end
+  end
+end
+
+-- Entries, plus what lets consumers carry on after the cut-over: the last generated id and each
+-- consumer group's name, last delivered id, pending count and consumer count.
+local function stream_digest(k)
+  local parts = {info_field(redis.call('XINFO', 'STREAM', k), 'last-generated-id'), ';'}
+  for _, group in ipairs(redis.call('XINFO', 'GROUPS', k)) do
+    for _, field in ipairs({'name', 'last-delivered-id', 'pending', 'consumers'}) do
+      parts[#parts + 1] = lp(tostring(info_field(group, field)))
+    end
+  end
+  local entries = redis.call('XRANGE', k, '-', '+')
   for i = 1, #entries do
     local fields = entries[i][2]
     parts[#parts + 1] = lp(entries[i][1]) .. #fields .. ';'
@@ -82,7 +99,7 @@ local collections = {
   list = {'l', 'LLEN', function(k) return list_digest(redis.call('LRANGE', k, 0, -1)) end},
   set = {'t', 'SCARD', function(k) return sorted_digest(redis.call('SMEMBERS', k)) end},
   zset = {'z', 'ZCARD', function(k) return zset_digest(redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')) end},
-  stream = {'x', 'XLEN', function(k) return stream_digest(redis.call('XRANGE', k, '-', '+')) end},
+  stream = {'x', 'XLEN', stream_digest},
 }
 -- Encodings whose DUMP is engine-independent. "small" ones are bounded by the *-max-listpack-entries
 -- settings, so they need no length check before being read whole.
