@@ -83,6 +83,8 @@ class CompleteResult:
     lag_bytes: int | None = None
     pause_ms: float | None = None
     warnings: list[str] = field(default_factory=list)
+    # --pause-writes: True when the old source now refuses writes (see replication.fence_source).
+    source_fenced: bool | None = None
 
 
 @dataclass
@@ -111,7 +113,12 @@ class Migration(Protocol):
     def status(self) -> MigrationStatus: ...
 
     def complete(
-        self, force: bool = False, wait: bool = True, timeout: float = 60.0, pause_writes: bool = False
+        self,
+        force: bool = False,
+        wait: bool = True,
+        timeout: float = 60.0,
+        pause_writes: bool = False,
+        fence_source: bool = True,
     ) -> CompleteResult: ...
 
     def endpoints(self) -> tuple[str, str]:

@@ -120,29 +120,62 @@ def wait_for_catch_up(
         time.sleep(POLL_SECONDS)
 
 
+FENCE_FAILED = (
+    "could not fence the old source (CONFIG refused, or a replica still connected): writes that reach it "
+    "now are lost — point clients at the target"
+)
+
+
 @dataclass
 class PausedCutOver:
     catch_up: CatchUp
     pause_ms: float
+    # True: the old source now refuses writes; False: fencing failed; None: not asked for / not promoted.
+    source_fenced: bool | None = None
+
+
+def fence_source(source: redis.Redis, deadline: float) -> bool:
+    """Make the old source refuse writes once the promoted target has left it.
+
+    With min-replicas-to-write 1 the source needs a connected replica to accept a write; after promotion it
+    has none, so writes queued behind the pause fail with NOREPLICAS instead of landing where no replica
+    will ever see them. Waits (until `deadline`) for the source to count no good replica.
+    """
+    import redis
+
+    try:
+        source.config_set("min-replicas-to-write", 1)
+    except redis.ResponseError:
+        return False  # CONFIG renamed or refused: the caller warns
+    while True:
+        info = source.info("replication")
+        if int(info.get("min_slaves_good_slaves", info.get("connected_slaves", 0))) == 0:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_SECONDS)
 
 
 def paused_cut_over(
-    source: redis.Redis, target: redis.Redis, timeout: float, promote: Callable[[], None]
+    source: redis.Redis, target: redis.Redis, timeout: float, promote: Callable[[], None], fence: bool = True
 ) -> PausedCutOver:
-    """CLIENT PAUSE WRITE on the source, wait for equal offsets, promote, and always un-pause.
+    """CLIENT PAUSE WRITE on the source, wait for equal offsets, promote, fence the source, always un-pause.
 
     The pause lasts at most `timeout` (+1 s margin) even if this process dies, because the server lifts it.
     """
     started = time.monotonic()
+    fenced = None
     source.execute_command("CLIENT", "PAUSE", int(timeout * 1000) + 1000, "WRITE")
     try:
         catch_up = wait_for_catch_up(source, target, timeout, moving_source=False)
         if catch_up.caught_up:
             promote()
+            if fence:
+                fenced = fence_source(source, started + timeout)
     finally:
         source.execute_command("CLIENT", "UNPAUSE")
         pause_ms = (time.monotonic() - started) * 1000
-    return PausedCutOver(catch_up, round(pause_ms, 1))
+    return PausedCutOver(catch_up, round(pause_ms, 1), fenced)
 
 
 def resync_counts(source: redis.Redis) -> dict[str, int]:

@@ -131,15 +131,17 @@ def test_full_life_cycle_with_every_type_and_live_writes(cli, env) -> None:
     assert cli("status", "-o", "json").json["migration"]["state"] == "available"
 
 
-def test_complete_with_pause_writes_reports_the_pause_window(cli, env) -> None:
+def test_complete_with_pause_writes_reports_the_pause_window_and_fences_the_source(cli, env) -> None:
     fill(lambda db: _client(env["source"]["url"], db))
     assert cli("migrate", "start", "--wait").exit_code == 0
     done = cli("migrate", "complete", "--pause-writes", "--no-verify", "-o", "json")
     assert done.exit_code == 0, done
     assert 0 <= done.json["pause_ms"] < 5000
-    # The source is un-paused afterwards: writes go through at once.
+    assert done.json["source_fenced"] is True
+    # Un-paused (answers at once) but fenced: a late write fails loudly instead of being lost.
     begun = time.monotonic()
-    _client(env["source"]["url"]).set("after", 1)
+    with pytest.raises(redis.ResponseError, match="NOREPLICAS"):
+        _client(env["source"]["url"]).set("after", 1)
     assert time.monotonic() - begun < 1
 
 

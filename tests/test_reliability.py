@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from migrator.workload import LiveWriter, check_ledger, load
 from tests.rehearsal import (
@@ -147,15 +148,33 @@ def test_link_cut_and_restored_repeatedly_resyncs_partially(rehearsal: Rehearsal
     assert_acked_writes_on(writer.ledger, r.url("target"))
 
 
-def test_cut_over_under_live_writes_keeps_every_write_acknowledged_before_it(rehearsal: Rehearsal) -> None:
+def test_cut_over_under_live_writes_fences_the_source_so_no_acknowledged_write_is_lost(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    r.run("migrate", "start", "--wait")
+    with live_writes(r.url("source"), RATE) as writer:
+        time.sleep(1)
+        document = r.json("migrate", "complete", "--pause-writes", "--no-verify")
+        time.sleep(0.5)  # the application has not moved yet: its writes now fail on the fenced source
+    assert document["caught_up"] and document["source_fenced"] is True
+    assert writer.report.failed > 0  # the late writes were refused, not silently taken
+    assert_acked_writes_on(writer.ledger, r.url("target"))
+    assert r.json("migrate", "verify")["ok"] is True
+    with pytest.raises(redis.ResponseError, match="NOREPLICAS"):
+        r.client("source").set("late", 1)
+
+
+def test_cut_over_without_fence_keeps_every_write_acknowledged_before_it(rehearsal: Rehearsal) -> None:
     r = rehearsal
     r.run("migrate", "start", "--wait")
     with live_writes(r.url("source"), RATE) as writer:
         time.sleep(1)
         begun = time.monotonic()
-        document = r.json("migrate", "complete", "--pause-writes", "--no-verify")
+        document = r.json("migrate", "complete", "--pause-writes", "--no-fence", "--no-verify")
         time.sleep(0.5)  # the application has not moved yet: these writes land on the old source
     assert document["caught_up"] and document["pause_ms"] is not None
+    assert document["source_fenced"] is None
     ledger: StampedLedger = writer.ledger  # type: ignore[assignment]
     assert_acked_writes_on(ledger.settled_before(begun), r.url("target"))
     # What the old source took after the cut-over is not on the target, and verify names exactly that.

@@ -445,7 +445,12 @@ class AwsMigration:
 
     # ---- complete -----------------------------------------------------------------------------------------
     def complete(
-        self, force: bool = False, wait: bool = True, timeout: float = 60.0, pause_writes: bool = False
+        self,
+        force: bool = False,
+        wait: bool = True,
+        timeout: float = 60.0,
+        pause_writes: bool = False,
+        fence_source: bool = True,
     ) -> CompleteResult:
         from migrator import replication
 
@@ -463,7 +468,7 @@ class AwsMigration:
                 raise MigratorError(
                     "--pause-writes needs the source reachable from here", NO_TUNNEL_FIX, "NoTunnel"
                 )
-            pause_ms = None
+            pause_ms = fenced = None
             caught_up = force
             catch_up = None
             if force:
@@ -477,9 +482,12 @@ class AwsMigration:
                 caught_up = True
             elif pause_writes:
                 cut = replication.paused_cut_over(
-                    pair[0], pair[1], timeout, lambda: self._complete_call(False)
+                    pair[0], pair[1], timeout, lambda: self._complete_call(False), fence_source
                 )
                 catch_up, pause_ms, caught_up = cut.catch_up, cut.pause_ms, cut.catch_up.caught_up
+                fenced = cut.source_fenced
+                if fenced is False:
+                    warnings.append(replication.FENCE_FAILED)
             else:
                 catch_up = replication.wait_for_catch_up(pair[0], pair[1], timeout, moving_source=True)
                 caught_up = catch_up.caught_up
@@ -509,6 +517,7 @@ class AwsMigration:
             lag_bytes=catch_up.lag_bytes if catch_up else None,
             pause_ms=pause_ms,
             warnings=warnings,
+            source_fenced=fenced,
         )
 
     def _complete_call(self, force: bool) -> None:

@@ -86,6 +86,10 @@ def _show_complete(result: CompleteResult, console: Any) -> None:
     if result.pause_ms is not None:
         line += f"; writes paused {result.pause_ms} ms"
     console.print(line)
+    if result.source_fenced:
+        console.print(
+            "the old source now refuses writes (NOREPLICAS); to undo: CONFIG SET min-replicas-to-write 0"
+        )
 
 
 def register(migrate_app: typer.Typer) -> None:
@@ -168,6 +172,14 @@ def register(migrate_app: typer.Typer) -> None:
                 "--pause-writes", help="CLIENT PAUSE WRITE on the source during catch-up (no lost writes)."
             ),
         ] = False,
+        fence: Annotated[
+            bool,
+            typer.Option(
+                "--fence/--no-fence",
+                help="With --pause-writes: after promotion the old source refuses writes "
+                "(min-replicas-to-write 1), so none land where they would be lost.",
+            ),
+        ] = True,
         verify: Annotated[
             bool, typer.Option("--verify/--no-verify", help="Verify the data after cut-over.")
         ] = True,
@@ -175,7 +187,9 @@ def register(migrate_app: typer.Typer) -> None:
     ) -> None:
         """Cut over: wait for the target to catch up, then promote it (replication ends)."""
         migration = for_workspace(workspace(ctx))
-        result = migration.complete(force=force, wait=wait, timeout=timeout, pause_writes=pause_writes)
+        result = migration.complete(
+            force=force, wait=wait, timeout=timeout, pause_writes=pause_writes, fence_source=fence
+        )
         for warning in result.warnings:
             render.warn(warning)
         document: dict[str, Any] = {"ok": True, **render.to_jsonable(result)}

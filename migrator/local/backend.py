@@ -359,7 +359,12 @@ class LocalMigration:
         return MigrationStatus(self.state.migration_state, link, self.state.events[-10:], details)
 
     def complete(
-        self, force: bool = False, wait: bool = True, timeout: float = 60.0, pause_writes: bool = False
+        self,
+        force: bool = False,
+        wait: bool = True,
+        timeout: float = 60.0,
+        pause_writes: bool = False,
+        fence_source: bool = True,
     ) -> CompleteResult:
         if self.state.migration_state != "migrating":
             raise MigratorError(
@@ -367,7 +372,7 @@ class LocalMigration:
             )
         source, target = self._clients_for_complete(force)
         try:
-            return self._complete(source, target, force, timeout, pause_writes)
+            return self._complete(source, target, force, timeout, pause_writes, fence_source)
         finally:
             for client in (source, target):
                 if client is not None:
@@ -389,7 +394,13 @@ class LocalMigration:
             return None, target
 
     def _complete(
-        self, source: redis.Redis | None, target: redis.Redis, force: bool, timeout: float, pause_writes: bool
+        self,
+        source: redis.Redis | None,
+        target: redis.Redis,
+        force: bool,
+        timeout: float,
+        pause_writes: bool,
+        fence_source: bool,
     ) -> CompleteResult:
         link = replication.read_link(source, target)
         warnings: list[str] = []
@@ -426,10 +437,12 @@ class LocalMigration:
             )
         assert source is not None
         self._refuse_over_maxmemory(target, "now", "TargetOutOfMemory")
-        pause_ms = None
+        pause_ms = fenced = None
         if pause_writes:
-            cut = replication.paused_cut_over(source, target, timeout, promote)
-            catch_up, pause_ms = cut.catch_up, cut.pause_ms
+            cut = replication.paused_cut_over(source, target, timeout, promote, fence_source)
+            catch_up, pause_ms, fenced = cut.catch_up, cut.pause_ms, cut.source_fenced
+            if fenced is False:
+                warnings.append(replication.FENCE_FAILED)
         else:
             catch_up = replication.wait_for_catch_up(source, target, timeout, moving_source=True)
             if catch_up.caught_up:
@@ -456,4 +469,5 @@ class LocalMigration:
             catch_up.lag_bytes,
             pause_ms,
             warnings,
+            fenced,
         )
