@@ -12,11 +12,15 @@ from migrator.cli import app
 from migrator.errors import MigratorError
 from migrator.state import State, Workspace
 
+HOST_EXTRAS = 0.0022 + 0.0037  # EBS root volume + 9 CloudWatch metrics, each line rounded to 4 places
+
 
 def test_default_environment_estimate() -> None:
     estimate = cost.estimate("t3.medium", "cache.t3.medium", 2)
     # EC2 0.0416 + 2 x Valkey (0.068 - 20%) + NAT 0.045 + one public IPv4 0.005
-    assert estimate.hourly == pytest.approx(0.0416 + 2 * 0.0544 + 0.045 + 0.005)
+    # + 20 GiB gp3 (0.08/GiB-month) + 9 CloudWatch metrics (0.30/metric-month), per 730-hour month
+    assert estimate.hourly == pytest.approx(HOST_EXTRAS + 0.0416 + 2 * 0.0544 + 0.045 + 0.005)
+    assert estimate.hourly == pytest.approx(0.2063)  # the figure README's cost table shows
     assert estimate.monthly == pytest.approx(round(estimate.hourly * 730, 2))
     assert estimate.warnings == []
 
@@ -56,7 +60,7 @@ def test_cli_cost_json_uses_flags_and_dates_the_prices() -> None:
         "hourly": 0.4944,
         "monthly": 360.91,
     }
-    assert document["hourly"] == pytest.approx(0.085 + 0.4944 + 0.045 + 0.005)
+    assert document["hourly"] == pytest.approx(HOST_EXTRAS + 0.085 + 0.4944 + 0.045 + 0.005)
 
 
 def test_cli_cost_reads_the_workspace_outputs(tmp_path) -> None:

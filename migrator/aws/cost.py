@@ -45,9 +45,14 @@ ELASTICACHE_NODES = {
 VALKEY_DISCOUNT = 0.20
 NAT_GATEWAY_HOURLY = 0.045
 PUBLIC_IPV4_HOURLY = 0.005  # every public IPv4 address since 2024-02-01; here the NAT gateway's Elastic IP
+# The host's 20 GiB gp3 root volume and its CloudWatch metrics (7 detailed-monitoring + 2 agent metrics),
+# monthly prices spread over the hour like AWS's calculator does.
+ROOT_VOLUME_GIB = 20
+EBS_GP3_GIB_MONTH = 0.08
+CLOUDWATCH_METRICS = 9
+CLOUDWATCH_METRIC_MONTH = 0.30
 NOT_INCLUDED = (
     "data processed by the NAT gateway ($0.045/GB)",
-    "EBS volumes",
     "data transfer",
     "CloudWatch Logs and VPC flow logs (per GB)",
     "snapshots beyond the free one",
@@ -148,6 +153,16 @@ def estimate(instance_type: str, node_type: str, nodes: int, region: str = PRICE
         CostLine(f"ElastiCache for Valkey {node_type}", nodes, valkey_hourly(node_type)),
         CostLine("NAT gateway (one, in public subnet A)", 1, NAT_GATEWAY_HOURLY),
         CostLine("public IPv4 address (the NAT gateway's Elastic IP)", 1, PUBLIC_IPV4_HOURLY),
+        CostLine(
+            f"EBS gp3 root volume ({ROOT_VOLUME_GIB} GiB)",
+            1,
+            round(ROOT_VOLUME_GIB * EBS_GP3_GIB_MONTH / HOURS_PER_MONTH, 4),
+        ),
+        CostLine(
+            "CloudWatch metrics (host detailed monitoring + agent)",
+            CLOUDWATCH_METRICS,
+            round(CLOUDWATCH_METRIC_MONTH / HOURS_PER_MONTH, 5),
+        ),
         CostLine("EC2 Instance Connect Endpoint (no charge)", 1, 0.0),
     ]
     result = CostEstimate(region=region, lines=lines)
