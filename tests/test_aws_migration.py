@@ -121,13 +121,20 @@ def metrics(stub: Any, link_health: float | None = None) -> None:
 
 
 # ---- start ----------
-def test_start_calls_start_migration_with_the_source_host(ws: Workspace, stubbed: Stub) -> None:
-    ec = stubbed("elasticache")
+
+
+def expect_start_migration(ec: Any) -> None:
+    """StartMigration must be called with exactly the group and the Redis host from the outputs."""
     ec.add_response(
         "start_migration",
         {"ReplicationGroup": group("modifying")},
         {"ReplicationGroupId": GROUP, "CustomerNodeEndpointList": SOURCE},
     )
+
+
+def test_start_calls_start_migration_with_the_source_host(ws: Workspace, stubbed: Stub) -> None:
+    ec = stubbed("elasticache")
+    expect_start_migration(ec)
     result = backend(ws).start()
     assert (result.state, result.waited) == ("migrating", False)
     assert "10.0.2.15:6379" in result.message and "modifying" in result.message
@@ -138,11 +145,7 @@ def test_start_calls_start_migration_with_the_source_host(ws: Workspace, stubbed
 
 def test_start_wait_returns_once_the_group_is_migrating(ws: Workspace, stubbed: Stub) -> None:
     ec = stubbed("elasticache")
-    ec.add_response(
-        "start_migration",
-        {"ReplicationGroup": group("modifying")},
-        {"ReplicationGroupId": GROUP, "CustomerNodeEndpointList": SOURCE},
-    )
+    expect_start_migration(ec)
     describe(ec, "modifying")
     events(ec)
     describe(ec, "migrating")
@@ -154,11 +157,7 @@ def test_start_wait_returns_once_the_group_is_migrating(ws: Workspace, stubbed: 
 
 def test_start_wait_reports_the_failure_event(ws: Workspace, stubbed: Stub) -> None:
     ec = stubbed("elasticache")
-    ec.add_response(
-        "start_migration",
-        {"ReplicationGroup": group("modifying")},
-        {"ReplicationGroupId": GROUP, "CustomerNodeEndpointList": SOURCE},
-    )
+    expect_start_migration(ec)
     describe(ec, "modifying")
     events(ec)
     describe(ec, "available")
@@ -176,11 +175,7 @@ def test_start_wait_reports_the_failure_event(ws: Workspace, stubbed: Stub) -> N
 
 def test_start_wait_times_out(ws: Workspace, stubbed: Stub) -> None:
     ec = stubbed("elasticache")
-    ec.add_response(
-        "start_migration",
-        {"ReplicationGroup": group("modifying")},
-        {"ReplicationGroupId": GROUP, "CustomerNodeEndpointList": SOURCE},
-    )
+    expect_start_migration(ec)
     describe(ec, "modifying")
     events(ec)
     with pytest.raises(MigratorError, match=r"not established within 0s \(group status modifying\)"):
@@ -210,11 +205,7 @@ def test_test_first_then_start(ws: Workspace, stubbed: Stub) -> None:
     )
     events(ec, "Test migration completed for replication group migrator")
     describe(ec, "available")
-    ec.add_response(
-        "start_migration",
-        {"ReplicationGroup": group("modifying")},
-        {"ReplicationGroupId": GROUP, "CustomerNodeEndpointList": SOURCE},
-    )
+    expect_start_migration(ec)
     assert backend(ws).start(test_first=True).state == "migrating"
 
 
@@ -552,11 +543,7 @@ def test_migrate_commands_through_the_cli(
 ) -> None:
     monkeypatch.setenv("MIGRATOR_WORKSPACE", str(ws.path))
     ec = stubbed("elasticache")
-    ec.add_response(
-        "start_migration",
-        {"ReplicationGroup": group("modifying")},
-        {"ReplicationGroupId": GROUP, "CustomerNodeEndpointList": SOURCE},
-    )
+    expect_start_migration(ec)
     result = CliRunner().invoke(app, ["migrate", "start", "-o", "json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["state"] == "migrating"
