@@ -99,7 +99,7 @@ class CatchUp:
 
 
 def wait_for_catch_up(
-    source: redis.Redis, target: redis.Redis, timeout: float, moving_source: bool
+    source: redis.Redis, target: redis.Redis, timeout: float, moving_source: bool, poll: float = POLL_SECONDS
 ) -> CatchUp:
     """Wait until the target has applied the source's offset.
 
@@ -117,7 +117,7 @@ def wait_for_catch_up(
             return CatchUp(True, goal, offset)
         if time.monotonic() >= deadline:
             return CatchUp(False, goal, offset)
-        time.sleep(POLL_SECONDS)
+        time.sleep(poll)
 
 
 FENCE_FAILED = (

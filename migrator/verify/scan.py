@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -124,19 +123,12 @@ class Side:
 
 def wait_caught_up(source: redis.Redis, target: redis.Redis, timeout: float) -> bool:
     """Wait until a replica target has applied the source's current offset; False if not a replica or late."""
+    from migrator.replication import wait_for_catch_up
+
     if target.info("replication").get("role") != "slave":
         return False
-    goal = source.info("replication")["master_repl_offset"]
-    deadline = time.monotonic() + timeout
-    while True:
-        info = target.info("replication")
-        if info.get("master_link_status") == "up" and info.get("slave_repl_offset", -1) >= goal:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(
-            0.001
-        )  # replicas usually trail by well under a millisecond: keep the re-check window short
+    # Replicas usually trail by well under a millisecond: keep the re-check window short.
+    return wait_for_catch_up(source, target, timeout, moving_source=True, poll=0.001).caught_up
 
 
 class _Raised:
