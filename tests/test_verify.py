@@ -358,3 +358,14 @@ def test_cli_text_and_error_exit_codes(pair: tuple[ServerProcess, ServerProcess]
     assert err.startswith("error: ") and err.count("\n") == 1
     code, _, err = _cli("migrate", "verify", "--source", source.url, "--target", target.url, "--dbs", "x")
     assert code == 2 and "--dbs" in err
+
+
+def test_a_database_in_the_urls_limits_the_comparison_to_it(source, target) -> None:
+    source.client(db=2).set("in-two", 1)
+    target.client(db=2).set("in-two", 1)
+    source.client(db=0).set("only-on-source-db0", 1)
+    report = verify(f"{source.url}/2", f"{target.url}/2")
+    assert report.ok and report.keys_checked == 1
+    with pytest.raises(MigratorError, match="names database 2 and the target URL database 0"):
+        verify(f"{source.url}/2", target.url)
+    assert verify(source.url, target.url).missing_on_target == 1

@@ -54,7 +54,20 @@ def verify(
             raise MigratorError(
                 f"source and target are the same server ({source.url})", "pass the target's URL with --target"
             )
+        if dbs is None and (source.endpoint.db or target.endpoint.db):
+            dbs = [_url_database(source.endpoint.db, target.endpoint.db)]
         return _Verifier(source, target, rounds, ttl_tolerance_ms, sample, max_report, progress).run(dbs)
+
+
+def _url_database(source_db: int, target_db: int) -> int:
+    """A URL naming a database (redis://host:port/2) limits the comparison to it, on both sides alike."""
+    if source_db != target_db:
+        raise MigratorError(
+            f"the source URL names database {source_db} and the target URL database {target_db}",
+            "a migration keeps database numbers: name the same one in both URLs, or use --dbs",
+            "InvalidURL",
+        )
+    return source_db
 
 
 class _Verifier:
