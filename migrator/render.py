@@ -41,7 +41,8 @@ def is_json() -> bool:
 def _console(stderr: bool) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, no_color="NO_COLOR" in os.environ or None, highlight=False, soft_wrap=False)
+    # stderr carries one-line messages (errors, warnings, summaries): never wrap them at the terminal width.
+    return Console(stderr=stderr, no_color="NO_COLOR" in os.environ or None, highlight=False, soft_wrap=stderr)
 
 
 def stdout_console() -> Console:
@@ -89,8 +90,7 @@ def notice(message: str) -> None:
 
 def warn(message: str) -> None:
     """A warning always reaches stderr, even in JSON mode: a warning must never be silent."""
-    # soft_wrap: one warning stays one line, whatever the terminal width, so it can be grepped.
-    stderr_console().print(f"[yellow]warning:[/yellow] {message}", soft_wrap=True)
+    stderr_console().print(f"[yellow]warning:[/yellow] {message}")
 
 
 def fail(err: MigratorError) -> None:
