@@ -42,7 +42,9 @@ def _console(stderr: bool) -> Console:
     from rich.console import Console
 
     # stderr carries one-line messages (errors, warnings, summaries): never wrap them at the terminal width.
-    return Console(stderr=stderr, no_color="NO_COLOR" in os.environ or None, highlight=False, soft_wrap=stderr)
+    return Console(
+        stderr=stderr, no_color="NO_COLOR" in os.environ or None, highlight=False, soft_wrap=stderr
+    )
 
 
 def stdout_console() -> Console:
