@@ -9,6 +9,7 @@ write twice (an INCR counted once in the ledger, twice on the server).
 from __future__ import annotations
 
 import random
+import secrets
 import threading
 import time
 from collections import Counter
@@ -56,7 +57,9 @@ class LiveWriter:
         self.rate = rate
         self.ledger = ledger or Ledger()
         self.rng = random.Random(seed)
-        self.run_id = f"{self.rng.getrandbits(32):08x}"
+        # Never from the seed: a re-run with the same seed would rewrite the same keys and values, so writes
+        # lost on the target would pass the ledger check on the earlier run's data.
+        self.run_id = secrets.token_hex(4)
         self.stop_event = threading.Event()
         self.report: WriterReport | None = None
         self._thread: threading.Thread | None = None
