@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -300,22 +301,26 @@ class Terraform:
     ) -> None:
         """Run a long command, reporting each finished resource (python-terraform's cmd waits to the end)."""
         env = {**os.environ, "TF_IN_AUTOMATION": "1"}
-        try:
-            proc = subprocess.Popen(
-                argv, cwd=self.working_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
-        except OSError as exc:
-            raise MigratorError(
-                f"cannot run {self.binary.path} ({exc.strerror})", INSTALL_HINT, "TerraformNotFound"
-            ) from None
-        lines: list[str] = []
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if progress is not None and _json_type(line) == "apply_complete":
-                progress(1, total)
-        err = proc.stderr.read() if proc.stderr else ""
-        code = proc.wait()
+        # stderr goes to a file, not a pipe: read only after stdout ends, a full stderr pipe (TF_LOG, many
+        # warnings) would block Terraform while we wait for stdout, forever.
+        with tempfile.TemporaryFile(mode="w+") as errors:
+            try:
+                proc = subprocess.Popen(
+                    argv, cwd=self.working_dir, env=env, stdout=subprocess.PIPE, stderr=errors, text=True
+                )
+            except OSError as exc:
+                raise MigratorError(
+                    f"cannot run {self.binary.path} ({exc.strerror})", INSTALL_HINT, "TerraformNotFound"
+                ) from None
+            lines: list[str] = []
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.append(line)
+                if progress is not None and _json_type(line) == "apply_complete":
+                    progress(1, total)
+            code = proc.wait()
+            errors.seek(0)
+            err = errors.read()
         out = "".join(lines)
         if code != 0:
             raise self._failure(command, code, out, err)
