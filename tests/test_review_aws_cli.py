@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from migrator import infra
+from migrator.aws import tunnel
+from migrator.state import State, Workspace
 
 
 # ---- infra: a chatty terraform (TF_LOG, many warnings) must not deadlock apply/destroy -------------------
@@ -24,3 +27,32 @@ def test_stream_drains_stderr_while_reading_stdout(tmp_path: Path) -> None:
     seen: list[int] = []
     tf.apply(work / "tfplan", progress=lambda by, total: seen.append(by), total=1)
     assert seen == [1]
+
+
+# ---- tunnel: a recorded pid that now belongs to another process is not our tunnel ------------------------
+def test_recycled_tunnel_pid_is_neither_trusted_nor_killed(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / ".migrator")
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        # What `open_tunnel` recorded for an ssh that has since exited, its pid now reused by `stranger`.
+        record = {"pid": stranger.pid, "started": "1", "source_port": 16379, "target_port": 16380}
+        state = State(target_kind="aws", aws={"tunnel": record})
+        ws.save(state)
+        assert tunnel.tunnel_urls(state) is None
+        assert tunnel.close(ws, state) is False
+        assert stranger.poll() is None, "close() sent SIGTERM to a process that is not the tunnel"
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_the_tunnel_process_itself_is_recognised(tmp_path: Path) -> None:
+    ssh = subprocess.Popen(["sleep", "60"])
+    try:
+        record = {"pid": ssh.pid, "started": tunnel._start_time(ssh.pid), "source_port": 1, "target_port": 2}
+        state = State(target_kind="aws", aws={"tunnel": record})
+        assert tunnel.tunnel_urls(state) == ("redis://127.0.0.1:1", "redis://127.0.0.1:2")
+        assert tunnel.close(Workspace(tmp_path / ".migrator"), state) is True
+        assert ssh.wait(timeout=10) == -15
+    finally:
+        ssh.kill()

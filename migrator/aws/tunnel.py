@@ -73,10 +73,28 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
+def _start_time(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot, /proc/<pid>/stat field 22); None without procfs."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def _is_tunnel(record: dict[str, Any]) -> bool:
+    """The recorded pid is alive and is still the process we started, not the pid reused by another one."""
+    pid = record.get("pid")
+    if not _alive(pid):
+        return False
+    started = record.get("started")
+    return started is None or _start_time(pid) in (started, None)
+
+
 def tunnel_urls(state: State) -> tuple[str, str] | None:
     """(source, target) URLs through an open tunnel, or None when no tunnel process is alive."""
     record = state.aws.get("tunnel") or {}
-    if not record or not _alive(record.get("pid")):
+    if not record or not _is_tunnel(record):
         return None
     return (f"redis://127.0.0.1:{record['source_port']}", f"redis://127.0.0.1:{record['target_port']}")
 
@@ -268,6 +286,7 @@ def open_tunnel(
     _wait_ready(proc, spec, log)
     state.aws["tunnel"] = {
         "pid": proc.pid,
+        "started": _start_time(proc.pid),
         "source_port": spec.source_port,
         "target_port": spec.target_port,
         "background": background,
@@ -295,7 +314,7 @@ def close(workspace: Workspace, state: State) -> bool:
     record = state.aws.pop("tunnel", None)
     if not record:
         return False
-    running = _alive(record.get("pid"))
+    running = _is_tunnel(record)
     if running:
         with contextlib.suppress(ProcessLookupError):
             os.kill(record["pid"], signal.SIGTERM)
