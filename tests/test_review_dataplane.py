@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from migrator.verify import VALUE, verify
@@ -75,3 +77,23 @@ def test_a_rerun_with_the_same_seed_cannot_hide_lost_writes(
     assert not report.ok
     deletions = sum(r.op == "del" for r in second.ledger.records)  # "absent" holds on the target too
     assert report.problem_count == report.checked - deletions
+
+
+def test_digest_of_many_large_strings_stays_within_its_budget(
+    source: ServerProcess, target: ServerProcess
+) -> None:
+    """The digest script must not copy a whole batch of large values into Lua at once (server memory)."""
+    value = os.urandom(1 << 20)
+    pipe = source.client().pipeline(transaction=False)
+    for i in range(120):
+        pipe.set(f"big:{i}", value)
+    pipe.execute()
+    replicate(target, source)
+    promote(target)
+    target.client().setrange("big:77", 1000, b"changed")
+    before = source.client().info("memory")["used_memory_peak"]
+    report = verify(source.url, target.url, rounds=1)
+    assert [(m.key, m.kind) for m in report.mismatches] == [("big:77", VALUE)]
+    grown = source.client().info("memory")["used_memory_peak"] - before
+    # About 120 MB of values; one script call reads at most ~SCRIPT_BUDGET KB (50 MB) of them.
+    assert grown < 80 * (1 << 20), f"source peak memory grew by {grown >> 20} MiB during verify"

@@ -8,7 +8,7 @@
 --       differs across engines (hashtable hashes and sets, small string sets, streams), or for every key
 --       when ARGV[2] is "canonical" (the client asks for it when two "d" digests differ, in case only
 --       the encodings differ).
--- Strings are "s" + SHA-1 of the value. Collections longer than ARGV[1] elements are not read here (that
+-- Strings are "s" + SHA-1 of the value ("s*<length>" past ARGV[3] KB, see below). Collections longer than ARGV[1] elements are not read here (that
 -- would block the server and copy the value into Lua): their record is "<letter>*<length>" and their
 -- 1-based index is returned so the client compares them in chunks. Missing keys are "-".
 --
@@ -134,22 +134,45 @@ local function collection_digest(i, key, kind)
   return spec[1], 'c' .. spec[3](key)
 end
 
--- Most keys are strings: one MGET reads them all (nil for a missing key or another type).
-local values = redis.call('MGET', unpack(KEYS))
-local out, n, covered = {}, 0, #KEYS
+-- Sizes first (TYPE and STRLEN read no value), so that the one MGET for the strings reads only what this
+-- call covers within its budget, never a whole batch of large values into Lua. A string longer than the
+-- budget is not read here either: "s*<length>", compared by the client in chunks like a big collection.
+local max_string = budget * 1024
+local kinds, lengths, wanted = {}, {}, {}
+local last, string_work = #KEYS, 0
 for i, key in ipairs(KEYS) do
-  local value = values[i]
-  local letter, digest
-  if value then
-    letter, digest = 's', sha1(value)
-    work = work + 1 + #value / 1024
-  else
-    local kind = redis.call('TYPE', key).ok
-    if kind == 'none' then
-      letter, digest = '-', ''
-    else
-      letter, digest = collection_digest(i, key, kind)
+  local kind = redis.call('TYPE', key).ok
+  kinds[i] = kind
+  if kind == 'string' then
+    local length = redis.call('STRLEN', key)
+    lengths[i] = length
+    if length <= max_string then
+      wanted[#wanted + 1] = key
+      string_work = string_work + 1 + length / 1024
+      if string_work >= budget then
+        last = i
+        break
+      end
     end
+  end
+end
+local values = #wanted > 0 and redis.call('MGET', unpack(wanted)) or {}
+local out, n, covered, fetched = {}, 0, last, 0
+for i = 1, last do
+  local key, kind = KEYS[i], kinds[i]
+  local letter, digest
+  if kind == 'string' and lengths[i] > max_string then
+    letter, digest = 's', '*' .. lengths[i]
+    big[#big + 1] = i
+    work = work + 1
+  elseif kind == 'string' then
+    fetched = fetched + 1
+    letter, digest = 's', sha1(values[fetched])
+    work = work + 1 + lengths[i] / 1024
+  elseif kind == 'none' then
+    letter, digest = '-', ''
+  else
+    letter, digest = collection_digest(i, key, kind)
   end
   -- Pieces go into one table joined once at the end: no intermediate string per key.
   out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = letter, digest, ':', redis.call('PEXPIRETIME', key), '\n'
