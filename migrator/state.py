@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,9 +125,17 @@ class Workspace:
     def save(self, state: State) -> None:
         """Write atomically so a crash never leaves a half-written state file."""
         self.path.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(state.to_dict(), indent=2) + "\n")
-        os.replace(tmp, self.state_file)
+        # A temporary file of our own: two commands saving at once must not write into one shared file.
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".state.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o644)  # mkstemp's 0600 would change the state file's usual mode
+            with os.fdopen(fd, "w") as out:
+                out.write(json.dumps(state.to_dict(), indent=2) + "\n")
+            os.replace(tmp, self.state_file)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     def remove_state(self) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 from pathlib import Path
 
 from migrator import infra
@@ -56,3 +57,39 @@ def test_the_tunnel_process_itself_is_recognised(tmp_path: Path) -> None:
         assert ssh.wait(timeout=10) == -15
     finally:
         ssh.kill()
+
+
+# ---- state: concurrent commands saving the workspace must not collide on one temp file ------------------
+def test_concurrent_saves_never_fail_or_corrupt(tmp_path: Path) -> None:
+    """`migrate status --watch` and another command both saving: one shared state.json.tmp made
+    os.replace fail (FileNotFoundError) or publish a half-written file."""
+    ws = Workspace(tmp_path / ".migrator")
+    errors: list[BaseException] = []
+
+    def hammer(n: int) -> None:
+        try:
+            for i in range(150):
+                state = State(target_kind="local")
+                state.add_event(f"writer {n} save {i}")
+                ws.save(state)
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert ws.load() is not None
+    assert not list(ws.path.glob("*.tmp")), "temporary state files were left behind"
+
+
+def test_save_leaves_another_writers_temp_file_alone(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / ".migrator")
+    ws.path.mkdir()
+    other = ws.state_file.with_suffix(".json.tmp")
+    other.write_text("half of another process's state")
+    ws.save(State(target_kind="local"))
+    assert other.read_text() == "half of another process's state"
+    assert ws.load() is not None
