@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 from pathlib import Path
 
-from migrator import infra
+import pytest
+from typer.testing import CliRunner
+
+from migrator import infra, render
 from migrator.aws import tunnel
+from migrator.cli import app
 from migrator.state import State, Workspace
 
 
@@ -93,3 +98,34 @@ def test_save_leaves_another_writers_temp_file_alone(tmp_path: Path) -> None:
     ws.save(State(target_kind="local"))
     assert other.read_text() == "half of another process's state"
     assert ws.load() is not None
+
+
+# ---- cli: a usage error is still one line, and one JSON document with --output json ----------------------
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["migrate", "verify", "--rounds", "abc", "-o", "json"],
+        ["migrate", "status", "--bogus", "--output", "json"],  # fails before --output's callback runs
+        ["cost", "--output=json", "--nodes", "x"],
+        ["migrate", "verify", "-ojson", "--rounds", "x"],
+        ["migrate", "nosuchcommand", "-o", "json"],
+    ],
+)
+def test_usage_error_is_one_line_and_json_with_output_json(args: list[str]) -> None:
+    render.set_format("text")
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert document["ok"] is False and document["error"]["code"] == "UsageError"
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "-h`" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_usage_error_in_text_mode_is_one_line_and_help_still_shows() -> None:
+    render.set_format("text")
+    result = CliRunner().invoke(app, ["migrate", "verify", "--rounds", "abc"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "'--rounds'" in result.stderr
+    assert " migrate verify -h`" in result.stderr
+    bare = CliRunner().invoke(app, ["migrate"])  # no arguments: the help, as before
+    assert "Commands" in bare.output and "preflight" in bare.output

@@ -15,8 +15,33 @@ from migrator.errors import MigratorError
 _debug = False
 
 
+def _is_usage_error(exc: Exception) -> bool:
+    """Click's (or Typer's vendored click's) UsageError, except "no arguments: show the help"."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return "UsageError" in names and "NoArgsIsHelpError" not in names
+
+
+def _wants_json(args: tuple[str, ...]) -> bool:
+    """`-o json`, `--output json` or `--output=json` in argv (a usage error may come before its callback)."""
+    for i, arg in enumerate(args):
+        value = args[i + 1] if arg in ("-o", "--output") and i + 1 < len(args) else None
+        if arg.startswith("--output="):
+            value = arg.split("=", 1)[1]
+        elif arg.startswith("-o") and not arg.startswith("--") and len(arg) > 2:
+            value = arg[2:]
+        if value is not None and value.lower() == "json":
+            return True
+    return False
+
+
 class MigratorGroup(TyperGroup):
     """Turns MigratorError (and stray exceptions) into one stderr line and an exit code, never a traceback."""
+
+    _argv: tuple[str, ...] = ()
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        self._argv = tuple(args)
+        return super().make_context(info_name, args, parent=parent, **extra)
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -30,7 +55,16 @@ class MigratorGroup(TyperGroup):
             render.fail(MigratorError("interrupted", "re-run the command; state is saved after each step"))
             raise typer.Exit(130) from None
         except Exception as exc:
-            # Exit, Abort and usage errors belong to Typer's own click, which renders them.
+            if _is_usage_error(exc) and not _debug:
+                # One line (and the JSON error document), like every other failure; not click's usage block.
+                if _wants_json(self._argv):
+                    render.set_format("json")
+                where = getattr(exc, "ctx", None)
+                command = where.command_path if where is not None else "migrator"
+                message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+                render.fail(MigratorError(message, f"see `{command} -h`", "UsageError"))
+                raise typer.Exit(2) from None
+            # Exit, Abort and "no arguments: show the help" belong to Typer's own click, which renders them.
             if _debug or type(exc).__module__.startswith(("typer", "click")):
                 raise
             render.fail(
