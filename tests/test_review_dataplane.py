@@ -97,3 +97,18 @@ def test_digest_of_many_large_strings_stays_within_its_budget(
     grown = source.client().info("memory")["used_memory_peak"] - before
     # About 120 MB of values; one script call reads at most ~SCRIPT_BUDGET KB (50 MB) of them.
     assert grown < 80 * (1 << 20), f"source peak memory grew by {grown >> 20} MiB during verify"
+
+
+@pytest.mark.parametrize("entries", [2, 1500], ids=["digested", "compared-in-chunks"])
+def test_pending_entries_owned_by_another_consumer_are_a_difference(
+    source: ServerProcess, target: ServerProcess, entries: int
+) -> None:
+    for client, consumer in ((source.client(), "alice"), (target.client(), "bob")):
+        pipe = client.pipeline(transaction=False)
+        for i in range(entries):
+            pipe.xadd("stream", {"n": i}, id=f"1-{i + 1}")
+        pipe.execute()
+        client.xgroup_create("stream", "workers", id="0")
+        client.xreadgroup("workers", consumer, {"stream": ">"}, count=1)
+    report = verify(source.url, target.url, rounds=1)
+    assert [(m.key, m.kind) for m in report.mismatches] == [("stream", VALUE)]

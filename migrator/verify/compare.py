@@ -86,9 +86,16 @@ def _zset_equal(src: redis.Redis, tgt: redis.Redis, key: bytes) -> bool:
 
 
 def _stream_state(client: redis.Redis, key: bytes) -> tuple:
-    """What consumers need after the cut-over: last generated id and each group's position."""
+    """What consumers need after the cut-over: last generated id, each group's position and consumers."""
     groups = [
-        (g["name"], g["last-delivered-id"], g["pending"], g["consumers"]) for g in client.xinfo_groups(key)
+        (
+            g["name"],
+            g["last-delivered-id"],
+            g["pending"],
+            g["consumers"],
+            sorted((c["name"], c["pending"]) for c in client.xinfo_consumers(key, g["name"])),
+        )
+        for g in client.xinfo_groups(key)
     ]
     return client.xinfo_stream(key)["last-generated-id"], client.xlen(key), sorted(groups)
 

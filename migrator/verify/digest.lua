@@ -73,13 +73,17 @@ local function info_field(flat, name)
   end
 end
 
--- Entries, plus what lets consumers carry on after the cut-over: the last generated id and each
--- consumer group's name, last delivered id, pending count and consumer count.
+-- Entries, plus what lets consumers carry on after the cut-over: the last generated id, each consumer
+-- group's name, last delivered id, pending count and consumer count, and each consumer's pending count.
 local function stream_digest(k)
   local parts = {info_field(redis.call('XINFO', 'STREAM', k), 'last-generated-id'), ';'}
   for _, group in ipairs(redis.call('XINFO', 'GROUPS', k)) do
     for _, field in ipairs({'name', 'last-delivered-id', 'pending', 'consumers'}) do
       parts[#parts + 1] = lp(tostring(info_field(group, field)))
+    end
+    -- Who owns the pending entries: a consumer reclaims its own after the cut-over.
+    for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', k, info_field(group, 'name'))) do
+      parts[#parts + 1] = lp(info_field(consumer, 'name')) .. lp(tostring(info_field(consumer, 'pending')))
     end
   end
   local entries = redis.call('XRANGE', k, '-', '+')
