@@ -186,3 +186,12 @@ def test_status_reports_the_live_group_and_survives_aws_errors(fake_tf: FakeTerr
     assert document["target"]["status"] == "available"
     assert document["migration"]["group_status"] == "available"
     assert "error" not in document["target"]
+
+
+def test_refused_up_leaves_a_fresh_workspace_empty(fake_tf: FakeTerraform, aws: None, tmp_path: Path) -> None:
+    """Without a terminal and --auto-approve nothing is applied; the workspace must not turn into an aws
+    one either, or the next plain `migrator up` / `status` / `down` would act on AWS."""
+    result = run("up", "--target", "aws")
+    assert result.exit_code == 2 and "--auto-approve" in result.stderr
+    assert "apply" not in fake_tf.commands()
+    assert not workspace(tmp_path).exists()

@@ -157,8 +157,6 @@ def up(
     )
     aws["account"] = identity["account"]
     state.target_kind, state.aws = "aws", aws
-    # Saved before apply: if apply fails half-way, `down` still knows what to destroy.
-    workspace.save(state)
     summary = runner.plan(_working_dir(workspace) / "tfplan")
     if summary.total:
         if not auto_approve:
@@ -167,6 +165,9 @@ def up(
                 f"{aws['region'] or 'from the module default'}. These resources cost money "
                 "(`migrator cost`). Apply?"
             )
+        # Saved before apply (not before a refused or cancelled prompt): if apply fails half-way, `down`
+        # still knows what to destroy.
+        workspace.save(state)
         runner.apply(Path(summary.plan_file or ""), progress=progress, total=summary.total)
     outputs = runner.output()
     aws["outputs"] = outputs
