@@ -126,6 +126,13 @@ FENCE_FAILED = (
 )
 
 
+PROMOTE_BUDGET = 30.0  # seconds writes may stay paused after catch-up, for promotion and fencing
+
+
+def _pause_writes(source: redis.Redis, seconds: float) -> None:
+    source.execute_command("CLIENT", "PAUSE", int(seconds * 1000), "WRITE")
+
+
 @dataclass
 class PausedCutOver:
     catch_up: CatchUp
@@ -161,17 +168,20 @@ def paused_cut_over(
 ) -> PausedCutOver:
     """CLIENT PAUSE WRITE on the source, wait for equal offsets, promote, fence the source, always un-pause.
 
-    The pause lasts at most `timeout` (+1 s margin) even if this process dies, because the server lifts it.
+    The server lifts the pause by itself (`timeout` + 1 s, then at most PROMOTE_BUDGET after catch-up) even
+    if this process dies, so a crashed tool never leaves the application paused for long.
     """
     started = time.monotonic()
     fenced = None
-    source.execute_command("CLIENT", "PAUSE", int(timeout * 1000) + 1000, "WRITE")
+    _pause_writes(source, timeout + 1)
     try:
         catch_up = wait_for_catch_up(source, target, timeout, moving_source=False)
         if catch_up.caught_up:
+            # Re-arm the pause so it cannot lapse while promotion (an API call on AWS) and fencing run.
+            _pause_writes(source, PROMOTE_BUDGET)
             promote()
             if fence:
-                fenced = fence_source(source, started + timeout)
+                fenced = fence_source(source, time.monotonic() + PROMOTE_BUDGET / 2)
     finally:
         source.execute_command("CLIENT", "UNPAUSE")
         pause_ms = (time.monotonic() - started) * 1000

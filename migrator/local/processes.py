@@ -129,7 +129,16 @@ def start(spec: ServerSpec) -> int:
     spec.conf.write_text(spec.config_text())
     with contextlib.suppress(FileNotFoundError):
         spec.pidfile.unlink()
-    result = subprocess.run([spec.binary, str(spec.conf)], capture_output=True, text=True, timeout=30)
+    try:
+        result = subprocess.run([spec.binary, str(spec.conf)], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        # A daemonizing server returns at once; one that does not has hung: stop whatever it started.
+        stop(read_pidfile(spec), spec)
+        raise MigratorError(
+            f"{spec.role} ({Path(spec.binary).name}) did not daemonize within 30s",
+            f"see {spec.logfile}",
+            "ServerStartFailed",
+        ) from None
     client = redis.Redis(host=LOOPBACK, port=spec.port, socket_timeout=2, socket_connect_timeout=1)
     deadline = time.monotonic() + START_TIMEOUT
     try:
