@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -129,3 +133,49 @@ def test_usage_error_in_text_mode_is_one_line_and_help_still_shows() -> None:
     assert " migrate verify -h`" in result.stderr
     bare = CliRunner().invoke(app, ["migrate"])  # no arguments: the help, as before
     assert "Commands" in bare.output and "preflight" in bare.output
+
+
+# ---- tunnel: Ctrl-C while waiting for the forwards must not leave an unrecorded ssh holding the ports -----
+SILENT_SSH = """#!/usr/bin/python3
+import os, sys, time
+open(sys.argv[0] + ".pid", "w").write(str(os.getpid()))
+time.sleep(600)
+"""
+
+
+def test_interrupted_tunnel_start_stops_its_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import mock_aws
+
+    from tests.fake_terraform.fixtures import OUTPUT_VALUES
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "aws").write_text("#!/bin/sh\necho 'aws-cli/2.17.0 Python/3.12.6'\n")
+    (bin_dir / "ssh").write_text(SILENT_SSH)
+    for name in ("aws", "ssh"):
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    ws = Workspace(tmp_path / ".migrator")
+    state = State(target_kind="aws", aws={"region": "us-east-1", "outputs": dict(OUTPUT_VALUES)})
+    ws.save(state)
+
+    def interrupt(_: float) -> None:
+        if (bin_dir / "ssh.pid").exists() and (bin_dir / "ssh.pid").read_text():
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(tunnel.time, "sleep", interrupt)
+    with mock_aws(), pytest.raises(KeyboardInterrupt):
+        tunnel.open_tunnel(ws, state, local_port=1, background=True)
+    monkeypatch.undo()
+    pid = int((bin_dir / "ssh.pid").read_text())
+    try:
+        for _ in range(100):  # our child: reap it once terminated
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the interrupted tunnel left its ssh running")
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)

@@ -283,7 +283,12 @@ def open_tunnel(
         proc = subprocess.Popen(
             spec.argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, start_new_session=background
         )
-    _wait_ready(proc, spec, log)
+    try:
+        _wait_ready(proc, spec, log)
+    except BaseException:
+        # Ctrl-C (or a failure) before the tunnel is recorded: stop ssh, or it holds the ports unrecorded.
+        proc.terminate()
+        raise
     state.aws["tunnel"] = {
         "pid": proc.pid,
         "started": _start_time(proc.pid),
