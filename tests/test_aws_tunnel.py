@@ -175,3 +175,15 @@ def test_tunnel_needs_an_aws_environment(tmp_path: Path) -> None:
     Workspace(tmp_path / ".migrator").save(State(target_kind="local"))
     result = CliRunner().invoke(app, ["tunnel"])
     assert result.exit_code == 2 and "is local, not aws" in result.stderr
+
+
+def test_the_region_falls_back_to_the_module_output_then_fails_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from migrator.aws.tunnel import _region
+
+    assert _region(State(target_kind="aws", aws={"outputs": {"region": "eu-west-1"}})) == "eu-west-1"
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    with pytest.raises(MigratorError, match="no AWS region"):
+        _region(State(target_kind="aws", aws={}))

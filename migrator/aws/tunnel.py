@@ -139,6 +139,20 @@ def ensure_key(directory: Path) -> Path:
     return key
 
 
+def _region(state: State) -> str:
+    """The environment's region: recorded by `up`, else the module's output, else boto3's default."""
+    from migrator.aws.clients import default_region
+
+    region = state.aws.get("region") or (state.aws.get("outputs") or {}).get("region") or default_region()
+    if not region:
+        raise MigratorError(
+            "no AWS region is known for this environment",
+            "set AWS_REGION (or re-run `migrator up`)",
+            "NoRegion",
+        )
+    return region
+
+
 def build(
     outputs: dict[str, Any],
     region: str,
@@ -260,7 +274,7 @@ def open_tunnel(
             "TunnelOpen",
         )
     ssh, aws = require_tools()
-    region = state.aws.get("region") or ""
+    region = _region(state)
     directory = workspace.path / "tunnel"
     key = ensure_key(directory)
     spec = build(
