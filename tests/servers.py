@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -12,13 +11,9 @@ from pathlib import Path
 
 import redis
 
+from migrator.local.processes import free_port
+
 INSTALL_HINT = "run `make test` (it installs them) or `bash scripts/install-servers.sh`"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_binary(name: str) -> str:

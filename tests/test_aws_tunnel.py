@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from typer.testing import CliRunner
 from migrator.aws import tunnel
 from migrator.cli import app
 from migrator.errors import MigratorError
+from migrator.local.processes import free_port
 from migrator.state import State, Workspace
 from tests.fake_terraform.fixtures import OUTPUT_VALUES
 
@@ -31,16 +31,6 @@ for i, arg in enumerate(args):
 open(sys.argv[0] + ".argv", "w").write("\\n".join(args))
 time.sleep(600)
 """
-
-
-def free_port_pair() -> int:
-    for _ in range(50):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-        if port < 65000 and not tunnel._listening(port + 1):
-            return port
-    raise RuntimeError("no free port pair")
 
 
 def tools(directory: Path, aws_version: str = "aws-cli/2.17.0 Python/3.12.6 Linux/6.1 exe/x86_64") -> Path:
@@ -144,7 +134,7 @@ def aws_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspa
 
 
 def test_background_tunnel_opens_records_and_closes(aws_env: Workspace, tmp_path: Path) -> None:
-    port = free_port_pair()
+    port = free_port(count=2)
     result = CliRunner().invoke(
         app, ["tunnel", "--background", "--local-port", str(port), "-o", "json"], catch_exceptions=False
     )

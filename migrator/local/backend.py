@@ -89,7 +89,8 @@ def up(
             if record and processes.is_ours(record.pid, _spec(workspace, record)):
                 result.already_running.append(role)
                 continue
-            port = record.port if record else (wanted[role][1] or _free_port_not(state))
+            taken = {r.port for r in state.servers.values()}
+            port = record.port if record else (wanted[role][1] or processes.free_port(taken=taken))
             binary = record.binary if record and not wanted[role][0] else binaries[role]
             record = ServerRecord(role, binary, port, version=processes.binary_version(binary))
             spec = _spec(workspace, record)
@@ -110,13 +111,6 @@ def up(
         workspace.save(state)
     result.status = describe(workspace, state)
     return result
-
-
-def _free_port_not(state: State) -> int:
-    taken = {r.port for r in state.servers.values()}
-    while (port := processes.free_port()) in taken:
-        pass
-    return port
 
 
 def _replicate(state: State) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,10 +45,34 @@ def binary_version(binary: str) -> str:
     return ""
 
 
-def free_port() -> int:
+# Below Linux's default ephemeral range (32768-60999): no outgoing connection can grab a port in the moment
+# between picking it and the server binding it.
+FREE_PORT_RANGE = (20000, 32000)
+
+
+def free_port(count: int = 1, taken: Collection[int] = ()) -> int:
+    """A loopback port (the first of `count` consecutive ones) that is free now."""
+    for _ in range(500):
+        first = random.randrange(FREE_PORT_RANGE[0], FREE_PORT_RANGE[1] - count)
+        ports = range(first, first + count)
+        if any(port in taken for port in ports):
+            continue
+        if all(_bindable(port) for port in ports):
+            return first
+    raise MigratorError(
+        f"no free port in {FREE_PORT_RANGE[0]}-{FREE_PORT_RANGE[1]}",
+        "pass --source-port and --target-port",
+        "NoFreePort",
+    )
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
 
 
 def port_in_use(port: int) -> bool:
