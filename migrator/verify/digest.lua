@@ -14,6 +14,8 @@
 --
 -- A call stops early once it has read about ARGV[3] elements (string KB count as elements), so one call
 -- never blocks the server long; it returns how many keys it covered and the client calls again for the rest.
+-- ARGV[4] "fast" reads strings with MGET in small chunks; "careful" (once the client has seen a large
+-- string on this server) sizes them first. Both give the same records except for strings over the budget.
 local max_elements = tonumber(ARGV[1])
 local canonical_only = ARGV[2] == 'canonical'
 local budget = tonumber(ARGV[3])
@@ -138,53 +140,98 @@ local function collection_digest(i, key, kind)
   return spec[1], 'c' .. spec[3](key)
 end
 
--- Sizes first (TYPE and STRLEN read no value), so that the one MGET for the strings reads only what this
--- call covers within its budget, never a whole batch of large values into Lua. A string longer than the
--- budget is not read here either: "s*<length>", compared by the client in chunks like a big collection.
-local max_string = budget * 1024
-local kinds, lengths, wanted = {}, {}, {}
-local last, string_work = #KEYS, 0
-for i, key in ipairs(KEYS) do
-  local kind = redis.call('TYPE', key).ok
-  kinds[i] = kind
-  if kind == 'string' then
-    local length = redis.call('STRLEN', key)
-    lengths[i] = length
-    if length <= max_string then
-      wanted[#wanted + 1] = key
-      string_work = string_work + 1 + length / 1024
-      if string_work >= budget then
-        last = i
-        break
-      end
-    end
-  end
-end
-local values = #wanted > 0 and redis.call('MGET', unpack(wanted)) or {}
-local out, n, covered, fetched = {}, 0, last, 0
-for i = 1, last do
-  local key, kind = KEYS[i], kinds[i]
-  local letter, digest
-  if kind == 'string' and lengths[i] > max_string then
-    letter, digest = 's', '*' .. lengths[i]
-    big[#big + 1] = i
-    work = work + 1
-  elseif kind == 'string' then
-    fetched = fetched + 1
-    letter, digest = 's', sha1(values[fetched])
-    work = work + 1 + lengths[i] / 1024
-  elseif kind == 'none' then
-    letter, digest = '-', ''
-  else
-    letter, digest = collection_digest(i, key, kind)
-  end
+local out, n, covered = {}, 0, #KEYS
+local longest = 0 -- the longest string read: the client switches to "careful" once strings get large
+
+local function add_record(i, key, letter, digest)
   -- Pieces go into one table joined once at the end: no intermediate string per key.
   out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = letter, digest, ':', redis.call('PEXPIRETIME', key), '\n'
   n = n + 5
   if work >= budget then
     covered = i
-    break
+    return true
+  end
+  return false
+end
+
+local function other_record(i, key, kind)
+  if kind == 'none' then
+    return '-', ''
+  end
+  return collection_digest(i, key, kind)
+end
+
+if ARGV[4] == 'careful' then
+  -- Sizes first (TYPE and STRLEN read no value), so that the one MGET for the strings reads only what
+  -- this call covers within its budget, never a whole batch of large values into Lua. A string longer
+  -- than the budget is not read here either: "s*<length>", compared by the client in chunks.
+  local max_string = budget * 1024
+  local kinds, lengths, wanted = {}, {}, {}
+  local last, string_work = #KEYS, 0
+  for i, key in ipairs(KEYS) do
+    local kind = redis.call('TYPE', key).ok
+    kinds[i] = kind
+    if kind == 'string' then
+      local length = redis.call('STRLEN', key)
+      lengths[i] = length
+      longest = math.max(longest, length)
+      if length <= max_string then
+        wanted[#wanted + 1] = key
+        string_work = string_work + 1 + length / 1024
+        if string_work >= budget then
+          last = i
+          break
+        end
+      end
+    end
+  end
+  local values = #wanted > 0 and redis.call('MGET', unpack(wanted)) or {}
+  local fetched = 0
+  covered = last
+  for i = 1, last do
+    local key, kind = KEYS[i], kinds[i]
+    local letter, digest
+    if kind == 'string' and lengths[i] > max_string then
+      letter, digest = 's', '*' .. lengths[i]
+      big[#big + 1] = i
+      work = work + 1
+    elseif kind == 'string' then
+      fetched = fetched + 1
+      letter, digest = 's', sha1(values[fetched])
+      work = work + 1 + lengths[i] / 1024
+    else
+      letter, digest = other_record(i, key, kind)
+    end
+    if add_record(i, key, letter, digest) then
+      break
+    end
+  end
+else
+  -- Fast path for the common case of small strings: MGET reads a few keys at a time (nil for a missing
+  -- key or another type), so no TYPE/STRLEN call per string. At most CHUNK values are read ahead of the
+  -- budget check; once the client sees a large string it asks for "careful" from then on.
+  local CHUNK = 32
+  local start, stop = 1, false
+  while start <= #KEYS and not stop do
+    local last = math.min(start + CHUNK - 1, #KEYS)
+    local values = redis.call('MGET', unpack(KEYS, start, last))
+    for i = start, last do
+      local key, value = KEYS[i], values[i - start + 1]
+      local letter, digest
+      if value then
+        longest = math.max(longest, #value)
+        letter, digest = 's', sha1(value)
+        work = work + 1 + #value / 1024
+      else
+        letter, digest = other_record(i, key, redis.call('TYPE', key).ok)
+      end
+      if add_record(i, key, letter, digest) then
+        stop = true
+        break
+      end
+    end
+    start = last + 1
   end
 end
 out[n] = nil -- no trailing newline
-return {table.concat(out), big, covered}
+return {table.concat(out), big, covered, longest}

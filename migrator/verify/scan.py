@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 DIGEST_LUA = resources.files(__package__).joinpath("digest.lua").read_text()
 MIN_VERSION = (7, 0)  # PEXPIRETIME and script flags
 SCRIPT_BUDGET = 50_000  # elements read per digest call: keeps each call to a few ms of server time
+# A string this long makes the digest script size strings before reading them, from then on (digest.lua).
+LARGE_STRING = 256 * 1024
 
 T = TypeVar("T")
 
@@ -32,6 +34,7 @@ class Side:
     endpoint: Endpoint
     _clients: dict[int, redis.Redis] = field(default_factory=dict)
     _script: Script | None = None
+    _careful: bool = False  # this server holds large strings: size them before reading (digest.lua)
 
     @classmethod
     def open(cls, url: str, role: str) -> Side:
@@ -97,9 +100,11 @@ class Side:
         done = 0
         with self.guard():
             while done < len(keys):  # usually one call; more when the batch holds much data
-                blob, part_big, covered = self._script(
-                    keys=keys[done:], args=[max_elements, mode, SCRIPT_BUDGET], client=client
+                strings = "careful" if self._careful else "fast"
+                blob, part_big, covered, longest = self._script(
+                    keys=keys[done:], args=[max_elements, mode, SCRIPT_BUDGET, strings], client=client
                 )
+                self._careful = self._careful or longest > LARGE_STRING
                 blobs.append(blob)
                 big.extend(done + i for i in part_big)
                 done += covered
