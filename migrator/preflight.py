@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from migrator.endpoints import README_PREREQS, Endpoint, connect, parse_url
-from migrator.errors import MigratorError
-from migrator.lifecycle import FAIL, OK, WARN, Check, PreflightReport
+from migrator.endpoints import README_PREREQS, connect, parse_url
+from migrator.errors import Code, MigratorError
+from migrator.lifecycle.results import FAIL, OK, WARN, Check
 
 if TYPE_CHECKING:
     import redis
@@ -218,17 +218,6 @@ def source_checks(source_url: str) -> tuple[list[Check], SourceFacts | None]:
         )
     else:
         checks.append(Check("source_protected_mode", OK, "protected-mode no"))
-    if facts.cluster_enabled:
-        checks.append(
-            Check(
-                "source_cluster_mode",
-                FAIL,
-                "source runs in cluster mode; the target has 1 shard",
-                "migrate a cluster-mode-disabled source, or create a cluster-mode target",
-            )
-        )
-    else:
-        checks.append(Check("source_cluster_mode", OK, "cluster mode disabled (1 shard)"))
     if facts.role != "master":
         checks.append(
             Check(
@@ -241,35 +230,70 @@ def source_checks(source_url: str) -> tuple[list[Check], SourceFacts | None]:
     return checks, facts
 
 
-def target_checks(target_url: str, source: SourceFacts | None, source_endpoint: Endpoint) -> list[Check]:
-    """Rows about a self-reachable target (local valkey, or ElastiCache through the tunnel)."""
-    target_ep = parse_url(target_url, "target")
-    if target_ep.same_server(source_endpoint):
-        return [
-            Check(
-                "distinct_servers",
-                FAIL,
-                f"source and target are the same server ({target_ep.url})",
-                "give a different --target",
-            )
-        ]
-    checks, target = inspect(target_url, "target")
-    if target is None or source is None:
-        return checks
-    checks.append(rdb_format_check(source.version, target.version, source.engine))
-    if source.databases and target.databases and source.databases != target.databases:
-        checks.append(
-            Check(
-                "databases",
-                FAIL,
-                f"source has {source.databases} databases, target {target.databases}",
-                "set the same `databases` on both (ElastiCache: 16)",
-            )
+def refuse_same_server(source_url: str, target_url: str) -> None:
+    """Not a check that fails but a pair that cannot be checked: replicating a server from itself."""
+    source_ep, target_ep = parse_url(source_url, "source"), parse_url(target_url, "target")
+    if source_ep.same_server(target_ep):
+        raise MigratorError(
+            f"source and target are the same server ({source_ep.url})",
+            "give a different --target (or --source)",
+            Code.SAME_SERVER,
         )
-    else:
-        checks.append(Check("databases", OK, f"{source.databases or '?'} databases on both"))
-    checks.append(memory_check(source.used_memory, target.maxmemory))
-    return checks
+
+
+def pair_checks(source: ServerFacts, target: ServerFacts) -> list[Check]:
+    """The rows about the pair, from each side's facts (however each backend learned them)."""
+    return [
+        rdb_format_check(source.version, target.version, source.engine),
+        topology_check(source, target),
+        databases_check(source.databases, target.databases),
+        memory_check(source.used_memory, target.maxmemory),
+    ]
+
+
+def topology_check(source: ServerFacts, target: ServerFacts) -> Check:
+    """Standalone into standalone (1 shard each); a cluster needs a cluster target of as many shards."""
+
+    def shape(facts: ServerFacts) -> str:
+        return "cluster mode enabled" if facts.cluster_enabled else "cluster mode disabled (1 shard)"
+
+    if source.cluster_enabled != target.cluster_enabled:
+        return Check(
+            "cluster_mode",
+            FAIL,
+            f"source: {shape(source)}; target: {shape(target)}",
+            "migrate into a target of the same mode: cluster mode disabled for a single Redis "
+            "(terraform var valkey_num_node_groups = 1)",
+        )
+    if source.cluster_enabled:
+        return Check(
+            "cluster_mode",
+            FAIL,
+            "both sides run in cluster mode, which this version does not migrate yet",
+            "migrate a cluster-mode-disabled source",
+        )
+    return Check("cluster_mode", OK, "cluster mode disabled on both (1 shard)")
+
+
+def databases_check(source: int | None, target: int | None) -> Check:
+    """Online migration needs the same number of databases on both sides."""
+    if source is None or target is None:
+        unknown = "source's" if source is None else "target's"
+        return Check(
+            "databases",
+            WARN,
+            f"{unknown} databases unknown (CONFIG refused); source {source or '?'}, target {target or '?'}",
+            f"make sure both use the same `databases` (ElastiCache: {target or 16})",
+        )
+    if source != target:
+        return Check(
+            "databases",
+            FAIL,
+            f"source has {source} databases, target {target}",
+            f"set `databases {target}` on the source, or give the target databases={source} "
+            "(ElastiCache: a parameter group)",
+        )
+    return Check("databases", OK, f"{target} databases on both")
 
 
 def memory_check(source_used: int, target_capacity: int) -> Check:
@@ -295,20 +319,3 @@ def memory_check(source_used: int, target_capacity: int) -> Check:
             "use a larger node type or raise maxmemory",
         )
     return Check("target_memory", OK, detail)
-
-
-def pair_report(source_url: str, target_url: str) -> PreflightReport:
-    """All data-plane rows for a pair both reachable from here."""
-    source_ep, target_ep = parse_url(source_url, "source"), parse_url(target_url, "target")
-    if source_ep.same_server(target_ep):
-        # Not a check that fails but a pair that cannot be checked: replicating a server from itself.
-        raise MigratorError(
-            f"source and target are the same server ({source_ep.url})",
-            "give a different --target (or --source)",
-            "SameServer",
-        )
-    report = PreflightReport(source=source_url, target=target_url)
-    source_rows, source = source_checks(source_url)
-    report.checks.extend(source_rows)
-    report.checks.extend(target_checks(target_url, source, parse_url(source_url, "source")))
-    return report

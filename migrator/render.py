@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from migrator.errors import MigratorError
+from migrator.lifecycle.results import ProgressCallback
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -102,10 +103,6 @@ def fail(err: MigratorError) -> None:
         sys.stdout.flush()
     sys.stderr.write(f"error: {err.one_line()}\n")
     sys.stderr.flush()
-
-
-ProgressCallback = Callable[[int, int | None], None]
-"""advance(by, total): library code reports progress through this; `total` may change or be None."""
 
 
 @contextlib.contextmanager

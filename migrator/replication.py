@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from migrator.errors import MigratorError
-from migrator.lifecycle import LinkStatus
+from migrator.errors import Code, MigratorError
+from migrator.lifecycle.results import LinkStatus
 
 if TYPE_CHECKING:
     import redis
@@ -75,14 +75,14 @@ def wait_for_link(
         reason = failure() if failure else None
         if reason:
             raise MigratorError(
-                reason, "fix the cause and run `migrator migrate start` again", "MigrationFailed"
+                reason, "fix the cause and run `migrator migrate start` again", Code.MIGRATION_FAILED
             )
         if time.monotonic() >= deadline:
             raise MigratorError(
                 f"replication not established within {timeout:.0f}s (link {link.master_link_status}, "
                 f"sync {'in progress' if link.sync_in_progress else 'not started'})",
                 "check the target's log and `migrator migrate status`; raise --timeout for large datasets",
-                "MigrationTimeout",
+                Code.MIGRATION_TIMEOUT,
             )
         time.sleep(POLL_SECONDS)
 

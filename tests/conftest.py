@@ -12,6 +12,22 @@ import pytest
 from tests.servers import ServerProcess, server_binary
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _only_catalogued_error_codes() -> Iterator[None]:
+    """Any MigratorError raised during any test must carry a code from the catalogue (errors.Code)."""
+    from migrator.errors import CATALOGUE, MigratorError
+
+    original = MigratorError.__init__
+
+    def checked(self: MigratorError, message: str, hint: str = "", code: object = "InternalError") -> None:
+        assert str(code) in CATALOGUE, f"MigratorError code {code!r} is not in the catalogue ({message})"
+        original(self, message, hint, code)  # type: ignore[arg-type]
+
+    MigratorError.__init__ = checked  # type: ignore[method-assign]
+    yield
+    MigratorError.__init__ = original  # type: ignore[method-assign]
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("NO_COLOR", "1")

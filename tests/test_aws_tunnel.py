@@ -15,7 +15,7 @@ from migrator.aws import tunnel
 from migrator.cli import app
 from migrator.errors import MigratorError
 from migrator.local.processes import free_port
-from migrator.state import State, Workspace
+from migrator.state import AwsRecord, State, Workspace
 from tests.fake_terraform.fixtures import OUTPUT_VALUES
 
 FAKE_SSH = """#!/usr/bin/python3
@@ -128,7 +128,7 @@ def aws_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspa
 
     monkeypatch.setenv("PATH", f"{tools(tmp_path / 'bin')}{os.pathsep}/usr/bin{os.pathsep}/bin")
     ws = Workspace(tmp_path / ".migrator")
-    ws.save(State(target_kind="aws", aws={"region": "us-east-1", "outputs": dict(OUTPUT_VALUES)}))
+    ws.save(State(target_kind="aws", aws=AwsRecord(region="us-east-1", outputs=dict(OUTPUT_VALUES))))
     with mock_aws():  # SendSSHPublicKey answered locally
         yield ws
 
@@ -154,7 +154,8 @@ def test_background_tunnel_opens_records_and_closes(aws_env: Workspace, tmp_path
     again = CliRunner().invoke(app, ["tunnel", "--background", "--local-port", str(port)])
     assert again.exit_code == 2 and "already open" in again.stderr
 
-    pid = state.aws["tunnel"]["pid"]
+    assert state.aws.tunnel is not None
+    pid = state.aws.tunnel.pid
     closed = CliRunner().invoke(app, ["tunnel", "--close", "-o", "json"], catch_exceptions=False)
     assert json.loads(closed.stdout) == {"ok": True, "closed": True}
     os.waitpid(pid, 0)  # our child: reap it so the pid is really gone
@@ -172,8 +173,8 @@ def test_the_region_falls_back_to_the_module_output_then_fails_clearly(
 ) -> None:
     from migrator.aws.tunnel import _region
 
-    assert _region(State(target_kind="aws", aws={"outputs": {"region": "eu-west-1"}})) == "eu-west-1"
+    assert _region(State(target_kind="aws", aws=AwsRecord(outputs={"region": "eu-west-1"}))) == "eu-west-1"
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.delenv("AWS_REGION", raising=False)
     with pytest.raises(MigratorError, match="no AWS region"):
-        _region(State(target_kind="aws", aws={}))
+        _region(State(target_kind="aws"))
