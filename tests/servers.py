@@ -5,6 +5,7 @@ They start through the product's launcher (migrator.local.processes), as child p
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import time
@@ -98,3 +99,29 @@ def replicate(target: ServerProcess, source: ServerProcess, timeout: float = 30.
 
 def promote(target: ServerProcess) -> None:
     target.client().replicaof("NO", "ONE")
+
+
+# How a replica's log ends a full sync (Redis 7: "MASTER <-> REPLICA", Valkey 8+: "PRIMARY <-> REPLICA").
+SYNC_SUCCEEDED = re.compile(r"<-> REPLICA sync: Finished with success")
+SYNC_FAILED = re.compile(r"Can't handle .*RDB|Failed trying to load the (MASTER|PRIMARY) synchronization DB")
+
+
+LOG_PREFIX = re.compile(r"^\d+:[A-Z] \d+ \w+ \d+ [\d:.]+ [.\-*#] ")
+
+
+def log_message(line: str) -> str:
+    """A log line without its 'pid:role day month year time level' prefix."""
+    return LOG_PREFIX.sub("", line, count=1)
+
+
+def sync_outcome(replica: ServerProcess, timeout: float = 15.0) -> tuple[bool, str]:
+    """(succeeded, the log message that says so) for the replica's first full-sync attempt."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in replica.log_text().splitlines():
+            if SYNC_SUCCEEDED.search(line):
+                return True, log_message(line)
+            if SYNC_FAILED.search(line):
+                return False, log_message(line)
+        time.sleep(0.05)
+    raise RuntimeError(f"{replica.url}: no full-sync outcome in its log within {timeout}s")

@@ -5,9 +5,10 @@ are in the project's cache, put there by `make servers` (scripts/install-servers
 
 RDB facts, from the sources and measured with these binaries (tests/test_server_matrix.py keeps them true):
 - Written: Redis 7.0 writes RDB 10, 7.2 writes 11, 7.4 writes 12 (src/rdb.h RDB_VERSION) to disk and to every
-  replica alike. Valkey 7.2-8.x writes 11. Valkey 9.x writes 80 (magic "VALKEY") to disk and on a disk-based
-  full sync, but on a diskless sync it serves each replica the newest format that replica's reported version
-  understands (RDB_VERSION_MAP: 11 for 7.2+, 80 for 9.0+; no report, as from Redis, means 11).
+  replica alike. Valkey 7.2-8.x writes 11. Valkey 9.x writes 80 (magic "VALKEY") to disk, but serves each
+  replica the newest format that replica's reported version loads (RDB_VERSION_MAP: 11 for 7.2+, 80 for
+  9.0+; no report, as from Redis, means 11), switching to a diskless transfer for an older format even with
+  `repl-diskless-sync no`. Only a replica without the EOF capability (none of these) gets 80 regardless.
 - Loaded: a server loads formats up to its own. Valkey 8.1 added `rdb-version-check relaxed` (PR #1604): it
   then tries newer formats too, but still refuses the range 12-79 that Redis 7.4+ uses; Valkey 9.0 relaxed
   (PR #2543) loads 12-79 as long as no type or opcode it does not know appears (Redis 7.4's hash-field-TTL
@@ -113,7 +114,8 @@ def resolve(engine: str, version: str) -> str:
             continue
         found = binary_version(str(candidate))
         if _minor(found) == server.minor:
-            return str(candidate.resolve())
+            # Not resolve(): Debian links redis-server to redis-check-rdb, which picks its mode by argv[0].
+            return os.path.abspath(candidate)
         seen.append(f"{candidate} is {found or 'unknown'}")
     where = "; ".join(seen) or f"looked for {', '.join(str(c) for c in candidates) or server.binary_name}"
     raise MigratorError(
@@ -164,15 +166,15 @@ def rdb_native(engine: str, version: str) -> int | None:
 
 
 def rdb_served(
-    engine: str, version: str, replica: tuple[str, str] | None = None, *, diskless: bool = True
+    engine: str, version: str, replica: tuple[str, str] | None = None, *, eof_capable: bool = True
 ) -> int | None:
     """The RDB format a primary sends a replica on full sync (`replica` is (engine, version), None: unknown).
 
-    Only Valkey 9+ adapts: on a diskless sync it picks the newest format the replica's reported version
-    loads; Redis replicas report no version and get 11. Disk-based syncs share one file: the native format.
+    Only Valkey 9+ adapts, by the version the replica reports (Valkey replicas send REPLCONF VERSION,
+    Redis ones do not and get 11). A replica without the EOF capability gets the shared disk file.
     """
     native = rdb_native(engine, version)
-    if engine != "valkey" or not diskless or native is None or native <= 11:
+    if engine != "valkey" or not eof_capable or native is None or native <= 11:
         return native
     if replica is None or replica[0] != "valkey":
         return 11
@@ -202,6 +204,6 @@ def rdb_loads(engine: str, version: str, rdb: int, *, relaxed: bool = False) -> 
 
 
 def direct_sync(source: tuple[str, str], target: tuple[str, str], *, relaxed: bool = False) -> bool:
-    """Whether `target` REPLICAOF `source` completes a full sync, by RDB format (diskless, the default)."""
+    """Whether `target` REPLICAOF `source` completes a full sync, as far as the RDB format decides."""
     served = rdb_served(*source, replica=target)
     return served is not None and rdb_loads(*target, served, relaxed=relaxed)

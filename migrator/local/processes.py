@@ -98,15 +98,10 @@ ROLE_SETTINGS: dict[str, tuple[str, ...]] = {
     "source": ("appendonly yes", "appendfsync everysec", "save 3600 1 300 100 60 10000"),
     # ElastiCache keeps its own snapshots; the rehearsal target is rebuilt by the sync.
     "target": NO_PERSISTENCE,
-    # Valkey >= 9 between a Redis 7.4+ source and a Valkey 8 target. The relaxed check loads the source's
-    # RDB 12; a diskless sync is what makes it serve the target RDB 11 (on a disk-based sync it sends its
-    # own RDB 80, which Valkey 8.0 refuses); it only relays, so it keeps nothing on disk and takes no writes.
-    "bridge": (
-        *NO_PERSISTENCE,
-        "rdb-version-check relaxed",
-        "repl-diskless-sync yes",
-        "replica-read-only yes",
-    ),
+    # Valkey >= 9 between a Redis 7.4+ source and a Valkey 8 target: the relaxed check loads the source's
+    # RDB 12, and it serves its Valkey 8 replica RDB 11 (matrix.rdb_served). It only relays: nothing on
+    # disk, no client writes.
+    "bridge": (*NO_PERSISTENCE, "rdb-version-check relaxed", "replica-read-only yes"),
     # A test's throwaway server: state lives as long as the process.
     "test": NO_PERSISTENCE,
 }
