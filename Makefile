@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-# The server matrix (Debian's redis/valkey plus pinned builds in $${MIGRATOR_CACHE:-~/.cache/migrator}); needs no venv.
+# The server matrix: Debian's redis/valkey plus pinned builds in MIGRATOR_CACHE (~/.cache/migrator); no venv needed.
 servers:
 	PYTHON=$(PYTHON) bash scripts/install-servers.sh
 
