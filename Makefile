@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
+# The server matrix: Debian's redis/valkey plus pinned builds in MIGRATOR_CACHE (~/.cache/migrator); no venv needed.
 servers:
-	bash scripts/install-servers.sh
+	PYTHON=$(PYTHON) bash scripts/install-servers.sh
 
 install: $(STAMP) servers
 
