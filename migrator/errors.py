@@ -40,10 +40,16 @@ class Code(enum.StrEnum):
     CORRUPT_STATE = "CorruptState"
     SERVER_BINARY_MISSING = "ServerBinaryMissing"
     SERVER_START_FAILED = "ServerStartFailed"
-    UNSUPPORTED_VERSION = "UnsupportedVersion"
+    UNSUPPORTED_VERSION = "UnsupportedVersion"  # a server too old for what is asked of it
+    UNSUPPORTED_SERVER_VERSION = "UnsupportedServerVersion"  # a version the server matrix does not have
+    BRIDGE_BINARY_UNSUITABLE = "BridgeBinaryUnsuitable"
     PORT_IN_USE = "PortInUse"
     NO_FREE_PORT = "NoFreePort"
     INVALID_PORT = "InvalidPort"
+    # ---- local clusters ------------------------------------------------------------------------------------
+    NOT_A_CLUSTER = "NotACluster"
+    CLUSTER_NOT_READY = "ClusterNotReady"
+    INVALID_SHARD_COUNT = "InvalidShardCount"
     # ---- connections to Redis / Valkey ---------------------------------------------------------------------
     UNREACHABLE = "Unreachable"
     AUTH_REQUIRED = "AuthRequired"
