@@ -99,7 +99,7 @@ def lookup(engine: str, version: str) -> MatrixServer:
 
 def resolve(engine: str, version: str) -> str:
     """Absolute path of the binary for (engine, version); ServerBinaryMissing naming `make servers`."""
-    from migrator.local.processes import binary_version  # runs `--version`; kept off module import
+    from migrator.local.binaries import binary_version
 
     server = lookup(engine, version)
     if server.origin == CACHE:

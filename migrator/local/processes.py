@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,41 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migrator.errors import MigratorError
+# Re-exported from their old home (explicit `as` re-exports).
+from migrator.local.binaries import INSTALL_HINTS as INSTALL_HINTS
+from migrator.local.binaries import binary_identity as binary_identity
+from migrator.local.binaries import binary_version as binary_version
+from migrator.local.binaries import resolve_binary as resolve_binary
 
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 15.0
-
-INSTALL_HINTS = {
-    "redis-server": "install it (Debian: `apt-get install redis-server`, or `make demo` does it), "
-    "or pass --redis-server PATH / MIGRATOR_REDIS_SERVER",
-    "valkey-server": "install it (Debian 12: `apt-get install -t bookworm-backports valkey-server`, "
-    "or `make demo` does it), or pass --valkey-server PATH / MIGRATOR_VALKEY_SERVER",
-}
-
-
-def resolve_binary(name: str, explicit: str | None) -> str:
-    """The server binary: an explicit path/option, else PATH. Missing → one line saying how to install."""
-    candidate = explicit or shutil.which(name)
-    if candidate and (path := shutil.which(candidate)):
-        return os.path.abspath(path)
-    shown = explicit or name
-    raise MigratorError(f"{shown} not found", INSTALL_HINTS[name], "ServerBinaryMissing")
-
-
-def binary_identity(binary: str) -> tuple[str, str]:
-    """("redis" | "valkey", version) as the binary's `--version` reports it ("Valkey server v=8.0.1 ...")."""
-    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
-    engine = "valkey" if out.lower().startswith("valkey") else "redis"
-    for token in out.split():
-        if token.startswith("v="):
-            return engine, token[2:]
-    return engine, ""
-
-
-def binary_version(binary: str) -> str:
-    return binary_identity(binary)[1]
-
 
 # Below Linux's default ephemeral range (32768-60999): no outgoing connection can grab a port in the moment
 # between picking it and the server binding it.
