@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migrator.errors import MigratorError
+
 # Re-exported from their old home (explicit `as` re-exports).
 from migrator.local.binaries import INSTALL_HINTS as INSTALL_HINTS
 from migrator.local.binaries import binary_identity as binary_identity
