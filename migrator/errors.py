@@ -34,6 +34,7 @@ class Code(enum.StrEnum):
     COMPLETE_FAILED = "CompleteFailed"
     DATA_PLANE_REQUIRED = "DataPlaneRequired"
     SAME_SERVER = "SameServer"
+    HASH_FIELD_TTLS = "HashFieldTtls"  # the source holds what a bridged migration cannot carry
     # ---- the workspace and local servers -------------------------------------------------------------------
     NO_ENVIRONMENT = "NoEnvironment"
     WRONG_TARGET = "WrongTarget"

@@ -42,6 +42,7 @@ class TunnelRecord:
     target_port: int
     started: str | None = None
     background: bool = False
+    bridge_port: int | None = None  # the local end of the forward to the host's bridge, when it has one
 
 
 @dataclass
@@ -81,6 +82,8 @@ class AwsRecord:
 class State:
     target_kind: str = "local"
     migration_state: str = "available"
+    # The migration runs through a bridge (set by `migrate start --bridge`, cleared by `complete`).
+    bridged: bool = False
     servers: dict[str, ServerRecord] = field(default_factory=dict)
     aws: AwsRecord = field(default_factory=AwsRecord)
     # Life-cycle events (newest last), shaped like ElastiCache's DescribeEvents entries.
@@ -116,6 +119,7 @@ class State:
         return cls(
             target_kind=data["target_kind"],
             migration_state=data["migration_state"],
+            bridged=bool(data.get("bridged", False)),
             servers=servers,
             aws=AwsRecord.from_dict(data.get("aws") or {}),
             events=list(data.get("events") or []),

@@ -56,6 +56,7 @@ def test_typed_records_round_trip_through_state_json(tmp_path: Path) -> None:
         "source_port": 1,
         "target_port": 2,
         "started": None,
+        "bridge_port": None,
         "background": False,
     }
 

@@ -14,7 +14,7 @@ from typing import Any
 from migrator.aws import preflight as aws_preflight
 from migrator.aws.elasticache import ReplicationGroup, about_migration, looks_failed, now, primary_cluster
 from migrator.aws.outputs import ModuleOutputs
-from migrator.aws.tunnel import tunnel_urls
+from migrator.aws.tunnel import tunnel_bridge_url, tunnel_urls
 from migrator.errors import Code, MigratorError
 from migrator.lifecycle.protocol import DataPlane, StartPhase, StartProgress, TargetView
 from migrator.lifecycle.results import LinkStatus, MigrationDetails, MigrationState
@@ -52,8 +52,12 @@ class AwsBackend:
     # ---- where things are ----------------------------------------------------------------------------------
     def data_plane(self) -> DataPlane | None:
         # Re-read: the tunnel may have been opened (or closed) by another command since this one began.
-        urls = tunnel_urls(self.workspace.load() or self.state)
-        return DataPlane(urls[0], urls[1], via="tunnel") if urls else None
+        state = self.workspace.load() or self.state
+        urls = tunnel_urls(state)
+        if urls is None:
+            return None
+        bridge = tunnel_bridge_url(state) if state.bridged else None
+        return DataPlane.single(urls[0], urls[1], via="tunnel", bridge_url=bridge)
 
     def endpoints(self) -> tuple[str, str]:
         """Through the tunnel when one is open; else the VPC-private addresses (reachable inside the VPC)."""
@@ -65,16 +69,27 @@ class AwsBackend:
         )
 
     def source_endpoint(self) -> str:
-        return f"{self.outputs.source_address}:{self.outputs.source_port}"
+        bridged = (self.workspace.load() or self.state).bridged
+        port = self.outputs.bridge_port if bridged and self.outputs.bridge_port else self.outputs.source_port
+        return f"{self.outputs.source_address}:{port}"
 
-    def _customer_endpoints(self) -> list[dict[str, Any]]:
+    def _customer_endpoints(self, bridge: bool = False) -> list[dict[str, Any]]:
         if not self.outputs.source_address:
             raise MigratorError(
                 "the workspace records no redis_private_ip output",
                 "run `migrator outputs` (or `migrator up --target aws`) to refresh it",
                 Code.NO_ENVIRONMENT,
             )
-        return [{"Address": self.outputs.source_address, "Port": self.outputs.source_port}]
+        port = self.outputs.source_port
+        if bridge:
+            if not self.outputs.bridge_port:
+                raise MigratorError(
+                    "the module runs no bridge on the Redis host",
+                    "set terraform var `bridge_enabled = true` and run `migrator up --target aws` again",
+                    Code.NO_ENVIRONMENT,
+                )
+            port = self.outputs.bridge_port
+        return [{"Address": self.outputs.source_address, "Port": port}]
 
     # ---- state ---------------------------------------------------------------------------------------------
     def current_state(self) -> MigrationState:
@@ -130,11 +145,23 @@ class AwsBackend:
             time.sleep(POLL_SECONDS)
 
     # ---- start ---------------------------------------------------------------------------------------------
-    def begin_replication(self) -> str:
-        reply = self.group.start_migration(self._customer_endpoints())
+    def begin_replication(self, bridge: bool) -> str:
+        endpoints = self._customer_endpoints(bridge)
+        reply = self.group.start_migration(endpoints)
         self._seen_busy = False
         status = (reply.get("ReplicationGroup") or {}).get("Status", "modifying")
-        return f"ElastiCache replicates {self.source_endpoint()} into {self.group.group_id} (group {status})"
+        via = " (the bridge on the Redis host)" if bridge else ""
+        where = f"{endpoints[0]['Address']}:{endpoints[0]['Port']}"
+        return f"ElastiCache replicates {where}{via} into {self.group.group_id} (group {status})"
+
+    def bridge_identity(self) -> tuple[str, str] | None:
+        """The module's bridge (a systemd unit on the Redis host), when it runs one."""
+        if not self.outputs.bridge_port:
+            return None
+        return "valkey", str(self.outputs.get("bridge_valkey_version", "9.1"))
+
+    def stop_bridge(self) -> None:
+        """The host's bridge is Terraform's (a systemd unit): detached by the engine, it stays for `down`."""
 
     def start_progress(self, since: Any) -> StartProgress:
         """A failed start is retried by ElastiCache, then the group returns to `available` with an event."""

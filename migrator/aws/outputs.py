@@ -40,6 +40,12 @@ class ModuleOutputs:
         return source_port(self.values)
 
     @property
+    def bridge_port(self) -> int | None:
+        """The Valkey 9 bridge on the Redis host (None: the module runs none)."""
+        port = self.get("bridge_port")
+        return int(port) if port else None
+
+    @property
     def target_host(self) -> str | None:
         return self.get("valkey_primary_endpoint")
 

@@ -48,6 +48,11 @@ class TunnelSpec:
     source_port: int
     target_port: int
     target_host: str
+    bridge_port: int | None = None  # local port forwarded to the host's bridge, when the module runs one
+
+    @property
+    def local_ports(self) -> list[int]:
+        return [self.source_port, self.target_port] + ([self.bridge_port] if self.bridge_port else [])
 
     @property
     def source_url(self) -> str:
@@ -95,6 +100,14 @@ def tunnel_urls(state: State) -> tuple[str, str] | None:
     if record is None or not _is_tunnel(record):
         return None
     return (f"redis://127.0.0.1:{record.source_port}", f"redis://127.0.0.1:{record.target_port}")
+
+
+def tunnel_bridge_url(state: State) -> str | None:
+    """The bridge on the Redis host through the tunnel, when the tunnel forwards it."""
+    record = state.aws.tunnel
+    if record is None or record.bridge_port is None or not _is_tunnel(record):
+        return None
+    return f"redis://127.0.0.1:{record.bridge_port}"
 
 
 def require_tools() -> tuple[str, str]:
@@ -215,10 +228,14 @@ def build(
         f"127.0.0.1:{local_port}:127.0.0.1:{source_port(outputs)}",
         "-L",
         f"127.0.0.1:{local_port + 1}:{target_host}:{target_remote_port}",
-        f"{OS_USER}@{instance}",
     ]
+    bridge_port = None
+    if outputs.get("bridge_port"):
+        bridge_port = local_port + 2
+        argv += ["-L", f"127.0.0.1:{bridge_port}:127.0.0.1:{int(outputs['bridge_port'])}"]
+    argv.append(f"{OS_USER}@{instance}")
     return TunnelSpec(
-        argv, instance, endpoint, region, str(key_file), local_port, local_port + 1, target_host
+        argv, instance, endpoint, region, str(key_file), local_port, local_port + 1, target_host, bridge_port
     )
 
 
@@ -240,7 +257,7 @@ def _listening(port: int) -> bool:
 
 def _wait_ready(proc: subprocess.Popen[bytes], spec: TunnelSpec, log: Path) -> None:
     deadline = time.monotonic() + READY_SECONDS
-    while not (_listening(spec.source_port) and _listening(spec.target_port)):
+    while not all(_listening(port) for port in spec.local_ports):
         if proc.poll() is not None:
             last = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
             raise MigratorError(
@@ -286,7 +303,7 @@ def open_tunnel(
         known_hosts=directory / "known_hosts",
         local_port=local_port,
     )
-    for port in (spec.source_port, spec.target_port):
+    for port in spec.local_ports:
         if _listening(port):
             raise MigratorError(
                 f"local port {port} is already in use", "pass --local-port with a free pair", Code.PORT_IN_USE
@@ -303,7 +320,9 @@ def open_tunnel(
         # Ctrl-C (or a failure) before the tunnel is recorded: stop ssh, or it holds the ports unrecorded.
         proc.terminate()
         raise
-    record = TunnelRecord(proc.pid, spec.source_port, spec.target_port, _start_time(proc.pid), background)
+    record = TunnelRecord(
+        proc.pid, spec.source_port, spec.target_port, _start_time(proc.pid), background, spec.bridge_port
+    )
 
     def remember(current: State) -> None:
         current.aws.tunnel = record

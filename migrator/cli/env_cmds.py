@@ -35,7 +35,8 @@ def _show_environment(status: EnvironmentStatus, console: Any) -> None:
 
 def register(app: typer.Typer) -> None:
     @app.command(
-        epilog="Examples:  migrator up  ·  migrator up --source-port 7000 --target-port 7001  ·  "
+        epilog="Examples:  migrator up  ·  migrator up --source-version 7.4 --target-version 8.1  ·  "
+        "migrator up --source-port 7000 --target-port 7001  ·  "
         "migrator up --target aws --var-file prod.tfvars"
     )
     def up(
@@ -60,6 +61,21 @@ def register(app: typer.Typer) -> None:
         valkey_server: Annotated[
             str | None, typer.Option(envvar="MIGRATOR_VALKEY_SERVER", help="local: target server binary.")
         ] = None,
+        bridge_server: Annotated[
+            str | None,
+            typer.Option(
+                envvar="MIGRATOR_BRIDGE_SERVER",
+                help="local: bridge binary, a valkey-server >= 9 (default: the matrix's Valkey 9.1).",
+            ),
+        ] = None,
+        source_version: Annotated[
+            str | None,
+            typer.Option(help="local: source Redis from the server matrix (7.0, 7.4; `make servers`)."),
+        ] = None,
+        target_version: Annotated[
+            str | None,
+            typer.Option(help="local: target Valkey from the server matrix (8.0, 8.1, 9.1; `make servers`)."),
+        ] = None,
         source_port: Annotated[
             int | None, typer.Option(help="local: source port (default: a free one).")
         ] = None,
@@ -82,6 +98,9 @@ def register(app: typer.Typer) -> None:
                 progress=advance,
                 redis_server=redis_server,
                 valkey_server=valkey_server,
+                bridge_server=bridge_server,
+                source_version=source_version,
+                target_version=target_version,
                 source_port=source_port,
                 target_port=target_port,
                 var_files=var_file or [],

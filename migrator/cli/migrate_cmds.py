@@ -66,13 +66,34 @@ def _status_renderables(status: MigrationStatus) -> list[Any]:
             rows.append(
                 ["link down", f"for {link.link_down_since_seconds}s" + (f" (since {since})" if since else "")]
             )
+        if status.bridge is not None:
+            rows += _hop_rows("source → bridge", status.bridge)
         if details is not None:
             rows += _detail_rows(details)
         out.append(render.table("replication link", ["", ""], rows))
+        if status.shards:
+            shard_rows = [
+                [s.name, " ".join(f"{a}-{b}" for a, b in s.slots), s.target_url]
+                + (
+                    [s.link.master_link_status, s.link.lag_bytes if s.link.lag_bytes is not None else "-"]
+                    if s.link
+                    else ["-", "-"]
+                )
+                for s in status.shards
+            ]
+            out.append(
+                render.table("shards", ["shard", "slots", "target node", "link", "lag (bytes)"], shard_rows)
+            )
     elif status.details is not None:
         out.append(render.table("target", ["", ""], _detail_rows(status.details)))
     out += [f"  {event.get('date', '')}  {event.get('message', '')}" for event in status.events[-5:]]
     return out
+
+
+def _hop_rows(name: str, hop: Any) -> list[list[Any]]:
+    lag = hop.lag_bytes if hop.lag_bytes is not None else "-"
+    state = hop.master_link_status + (" (syncing)" if hop.sync_in_progress else "")
+    return [[name, f"{state}, lag {lag} bytes, offset {hop.target_offset}"]]
 
 
 def _detail_rows(details: Any) -> list[list[Any]]:
@@ -96,6 +117,10 @@ def _detail_rows(details: Any) -> list[list[Any]]:
         rows.append(["source up for (s)", details.source_uptime_s])
     if details.memory_warning:
         rows.append(["memory", f"[red]{details.memory_warning}[/]"])
+    if details.hash_field_ttls:
+        rows.append(["hash-field TTLs on the source", f"[red]{details.hash_field_ttls} key(s)[/]"])
+    if details.hash_field_ttl_calls:
+        rows.append(["HEXPIRE-family calls on the source", details.hash_field_ttl_calls])
     if details.region:
         rows.append(["region", details.region])
     for cluster, values in sorted(details.metrics.items()):
@@ -124,10 +149,13 @@ def register(migrate_app: typer.Typer) -> None:
         ctx: typer.Context,
         source: Annotated[str | None, typer.Option(help="Source URL (default: the workspace's).")] = None,
         target: Annotated[str | None, typer.Option(help="Target URL (default: the workspace's).")] = None,
+        bridge: Annotated[
+            bool, typer.Option("--bridge", help="Check source → Valkey 9 bridge → target instead.")
+        ] = False,
         output: OutputOpt = OutputFormat.text,
     ) -> None:
         """Check the source/target pair is ready for an online migration (exit 1 if a check fails)."""
-        report = _migration(ctx).preflight(source, target)
+        report = _migration(ctx).preflight(source, target, bridge=bridge)
         document = {"ok": report.ok, **render.to_jsonable(report)}
         render.emit(document, partial(_show_preflight, report))
         if not report.ok:
@@ -136,20 +164,30 @@ def register(migrate_app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     @migrate_app.command(
-        epilog="Examples:  migrator migrate start --wait  ·  migrator migrate start "
-        "--test-first --wait --timeout 1800"
+        epilog="Examples:  migrator migrate start --wait  ·  migrator migrate start --bridge --wait  ·  "
+        "migrator migrate start --test-first --wait --timeout 1800"
     )
     def start(
         ctx: typer.Context,
         wait: Annotated[bool, typer.Option("--wait", help="Return when the initial sync is done.")] = False,
         test_first: Annotated[bool, typer.Option("--test-first", help="Run TestMigration first.")] = False,
+        bridge: Annotated[
+            bool,
+            typer.Option(
+                "--bridge",
+                help="Through a Valkey 9 bridge (for a source whose RDB the target cannot load, e.g. "
+                "Redis 7.4 into Valkey 8).",
+            ),
+        ] = False,
         timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 600.0,
         output: OutputOpt = OutputFormat.text,
     ) -> None:
         """Begin replication from the source into the target (state → migrating)."""
         migration = _migration(ctx)
         with render.progress("initial sync (bytes)") as advance:
-            result = migration.start(wait=wait, timeout=timeout, test_first=test_first, progress=advance)
+            result = migration.start(
+                wait=wait, timeout=timeout, test_first=test_first, progress=advance, bridge=bridge
+            )
         render.emit(result, partial(_show_start, result))
 
     @migrate_app.command(

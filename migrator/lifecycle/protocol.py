@@ -29,12 +29,45 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class DataPlane:
-    """Where this machine reaches both servers (the rehearsal: loopback; AWS: through the tunnel)."""
+class Shard:
+    """One replication path: a source primary, the target node that replicates it, maybe a bridge between.
+
+    The bridge (a Valkey >= 9 replica of the source, which the target replicates) carries an RDB the target
+    could not load directly. Offsets are shared along the chain, so the target's offset compares with the
+    source's as if there were no bridge.
+    """
 
     source_url: str
     target_url: str
-    via: str  # "loopback" | "tunnel"
+    bridge_url: str | None = None
+    name: str = "0"
+    slots: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class DataPlane:
+    """Where this machine reaches the servers (the rehearsal: loopback; AWS: through the tunnel)."""
+
+    shards: tuple[Shard, ...]
+    via: str  # "loopback" | "tunnel" | "given"
+    cluster: bool = False
+
+    @classmethod
+    def single(cls, source_url: str, target_url: str, via: str, bridge_url: str | None = None) -> DataPlane:
+        return cls((Shard(source_url, target_url, bridge_url),), via)
+
+    @property
+    def source_url(self) -> str:
+        """The first source node (a cluster's nodes are discovered from any of them)."""
+        return self.shards[0].source_url
+
+    @property
+    def target_url(self) -> str:
+        return self.shards[0].target_url
+
+    @property
+    def bridged(self) -> bool:
+        return any(shard.bridge_url for shard in self.shards)
 
 
 class StartPhase(enum.StrEnum):
@@ -93,8 +126,16 @@ class MigrationBackend(Protocol):
         """Ask the target side to prove it can reach the source; return what it found, or raise TestFailed."""
         ...
 
-    def begin_replication(self) -> str:
-        """Start replicating the source into the target; return a one-line description."""
+    def begin_replication(self, bridge: bool) -> str:
+        """Start replicating the source into the target (through a bridge); return a one-line description."""
+        ...
+
+    def bridge_identity(self) -> tuple[str, str] | None:
+        """(engine, version) of the bridge this target would use, None when it has none to offer."""
+        ...
+
+    def stop_bridge(self) -> None:
+        """After the cut-over, the bridge has no job left: stop it where the mechanism owns it."""
         ...
 
     def start_progress(self, since: Any) -> StartProgress:
@@ -140,6 +181,9 @@ class UpRequest:
     # local
     redis_server: str | None = None
     valkey_server: str | None = None
+    bridge_server: str | None = None
+    source_version: str | None = None
+    target_version: str | None = None
     source_port: int | None = None
     target_port: int | None = None
     # aws
@@ -148,7 +192,15 @@ class UpRequest:
     terraform_bin: str | None = None
     terraform_dir: Path | None = None
 
-    LOCAL_OPTIONS = ("redis_server", "valkey_server", "source_port", "target_port")
+    LOCAL_OPTIONS = (
+        "redis_server",
+        "valkey_server",
+        "bridge_server",
+        "source_version",
+        "target_version",
+        "source_port",
+        "target_port",
+    )
     AWS_OPTIONS = ("var_files", "region", "terraform_bin", "terraform_dir")
 
     def given(self, names: tuple[str, ...]) -> list[str]:

@@ -105,14 +105,32 @@ class MigrationDetails:
     member_clusters: list[str] = field(default_factory=list)
     primary_cluster: str | None = None
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    # A source that can hold hash-field TTLs (Redis 7.4+): keys holding them now, and HEXPIRE-family calls
+    # since it started. A bridged migration cannot carry them (the target keeps the field, drops the TTL).
+    hash_field_ttls: int | None = None
+    hash_field_ttl_calls: int | None = None
+
+
+@dataclass
+class ShardStatus:
+    """One shard's replication: the target node's link to its source primary (or its bridge)."""
+
+    name: str
+    source_url: str
+    target_url: str
+    slots: list[list[int]] = field(default_factory=list)
+    link: LinkStatus | None = None
+    bridge: LinkStatus | None = None
 
 
 @dataclass
 class MigrationStatus:
     state: MigrationState
-    link: LinkStatus | None = None
+    link: LinkStatus | None = None  # the target's link (every shard's, combined, for a cluster)
     events: list[dict[str, Any]] = field(default_factory=list)
     details: MigrationDetails | None = None
+    bridge: LinkStatus | None = None  # source → bridge, when the migration goes through one
+    shards: list[ShardStatus] = field(default_factory=list)  # a cluster's shards, one by one
 
 
 @dataclass
@@ -123,6 +141,7 @@ class StartResult:
     sync_seconds: float | None = None
     link: LinkStatus | None = None
     test_result: str | None = None  # what --test-first found
+    bridge: LinkStatus | None = None
 
 
 @dataclass
@@ -140,6 +159,9 @@ class CompleteResult:
     warnings: list[str] = field(default_factory=list)
     # --pause-writes: True when the old source now refuses writes (see replication.fence_source).
     source_fenced: bool | None = None
+    # --pause-writes: from the pause until the target took writes, the window in which no side accepted them.
+    writes_blocked_ms: float | None = None
+    bridged: bool = False
 
 
 @dataclass

@@ -10,23 +10,24 @@ from migrator.endpoints import connect
 from migrator.errors import Code, MigratorError
 from migrator.lifecycle.protocol import DownRequest, UpRequest, UpResult
 from migrator.lifecycle.results import EnvironmentStatus
-from migrator.local import processes
-from migrator.local.migration import server_url
+from migrator.local import bridge as bridges
+from migrator.local import matrix, processes
+from migrator.local.layout import server_url, spec_for
 from migrator.local.processes import LOOPBACK, ServerSpec
 from migrator.state import ServerRecord, State, Workspace
 
 ROLES = ("source", "target")
 BINARIES = {"source": "redis-server", "target": "valkey-server"}
+ENGINES = {"source": "redis", "target": "valkey"}
 
 
-def spec_for(workspace: Workspace, record: ServerRecord) -> ServerSpec:
-    return ServerSpec(
-        record.role,
-        record.binary,
-        record.port,
-        workspace.server_dir(record.role),
-        workspace.logs_dir / f"{record.role}.log",
-    )
+def _binary(role: str, explicit: str | None, version: str | None) -> str:
+    """An explicit binary wins; else the matrix's build of `version`; else the one on PATH."""
+    if explicit:
+        return processes.resolve_binary(BINARIES[role], explicit)
+    if version:
+        return matrix.resolve(ENGINES[role], version)
+    return processes.resolve_binary(BINARIES[role], None)
 
 
 def _refuse_foreign(workspace: Workspace, state: State | None) -> None:
@@ -57,11 +58,15 @@ class LocalEnvironment:
         _refuse_foreign(workspace, state)
         state = state or State(target_kind="local")
         wanted = {
-            "source": (request.redis_server, request.source_port),
-            "target": (request.valkey_server, request.target_port),
+            "source": (request.redis_server or request.source_version, request.source_port),
+            "target": (request.valkey_server or request.target_version, request.target_port),
         }
         # Resolve every binary before starting anything, so a missing one leaves nothing half-started.
-        binaries = {role: processes.resolve_binary(BINARIES[role], wanted[role][0]) for role in ROLES}
+        binaries = {
+            "source": _binary("source", request.redis_server, request.source_version),
+            "target": _binary("target", request.valkey_server, request.target_version),
+        }
+        bridge = bridges.record_for(state, request.bridge_server)
         started_specs: list[tuple[ServerSpec, int]] = []
         started: list[str] = []
         running: list[str] = []
@@ -84,6 +89,8 @@ class LocalEnvironment:
             for spec, pid in started_specs:
                 processes.stop(pid, spec)
             raise
+        if bridge is not None:
+            state.servers[bridges.ROLE] = bridge
         servers = dict(state.servers)
 
         def record_servers(current: State) -> None:
@@ -92,9 +99,11 @@ class LocalEnvironment:
                 current.add_event(f"Started local {', '.join(started)}")
 
         state = workspace.update(record_servers, new=lambda: State(target_kind="local"))
-        if state.migration_state == "migrating" and started:
-            _replicate(state)
-            state = workspace.update(lambda s: s.add_event("Re-established replication after restart"))
+        if state.migration_state == "migrating":
+            restarted = _resume_replication(workspace, state, started)
+            if started or restarted:
+                started += restarted
+                state = workspace.update(lambda s: s.add_event("Re-established replication after restart"))
         return UpResult(self.describe(workspace, state), started, running)
 
     def down(self, workspace: Workspace, state: State | None, request: DownRequest) -> dict[str, Any]:
@@ -108,6 +117,8 @@ class LocalEnvironment:
         _refuse_foreign(workspace, state)
         stopped, stale = [], []
         for role, record in state.servers.items():
+            if record.pid is None:
+                continue  # recorded, never started (a bridge not used yet)
             spec = spec_for(workspace, record)
             (stopped if processes.stop(record.pid, spec) else stale).append(role)
             shutil.rmtree(spec.workdir, ignore_errors=True)
@@ -131,12 +142,23 @@ class LocalEnvironment:
         )
 
 
-def _replicate(state: State) -> None:
-    target = connect(server_url(state, "target"), "target")
-    try:
-        target.replicaof(LOOPBACK, state.servers["source"].port)
-    finally:
-        target.close()
+def _resume_replication(workspace: Workspace, state: State, started: list[str]) -> list[str]:
+    """After a restart mid-migration: a dead bridge comes back, and each restarted replica re-attaches.
+
+    Returns the roles restarted here (the bridge); `started` are those `up` started itself."""
+    restarted: list[str] = []
+    upstream = state.servers["source"].port
+    if state.bridged:
+        if not bridges.running(workspace, state):
+            restarted.append(bridges.ROLE)
+        upstream = bridges.start(workspace, upstream).port  # (re)attaches it to the source either way
+    if "target" in started or restarted:
+        target = connect(server_url(state, "target"), "target")
+        try:
+            target.replicaof(LOOPBACK, upstream)
+        finally:
+            target.close()
+    return restarted
 
 
 def _server_view(workspace: Workspace, state: State, role: str) -> dict[str, Any]:

@@ -10,10 +10,12 @@ import datetime as dt
 from typing import Any
 
 from migrator import preflight
-from migrator.endpoints import Endpoint, connect
+from migrator.endpoints import connect
 from migrator.errors import Code, MigratorError
 from migrator.lifecycle.protocol import DataPlane, StartPhase, StartProgress, TargetView
 from migrator.lifecycle.results import LinkStatus, MigrationDetails, MigrationState
+from migrator.local import bridge as bridges
+from migrator.local.layout import server_url
 from migrator.local.processes import LOOPBACK
 from migrator.state import State, Workspace
 
@@ -22,12 +24,12 @@ GROUP_ID = "local"
 SYNC_FAILURES = (
     ("OOM", "the target ran out of memory during the sync (maxmemory too small for the dataset)"),
     ("Can't handle RDB format version", "the target refused the source's RDB format version"),
+    (
+        "Can't handle foreign type or opcode",
+        "the target cannot load a type in the source's RDB (e.g. hash-field TTLs)",
+    ),
 )
 SYNC_SUCCESS = "sync: Finished with success"
-
-
-def server_url(state: State, role: str) -> str:
-    return Endpoint(LOOPBACK, state.servers[role].port).url
 
 
 class LocalBackend:
@@ -50,7 +52,10 @@ class LocalBackend:
         return server_url(self.state, "source"), server_url(self.state, "target")
 
     def data_plane(self) -> DataPlane:
-        return DataPlane(*self.endpoints(), via="loopback")
+        state = self.workspace.load() or self.state
+        # A bridge that is down stays on the plane: the engine finds it unreachable and says so.
+        bridge = server_url(state, "bridge") if state.bridged and "bridge" in state.servers else None
+        return DataPlane.single(*self.endpoints(), via="loopback", bridge_url=bridge)
 
     def source_endpoint(self) -> str:
         return f"{LOOPBACK}:{self.state.servers['source'].port}"
@@ -98,27 +103,40 @@ class LocalBackend:
         return f"the source at {address} answers without AUTH; preflight passed"
 
     # ---- start ---------------------------------------------------------------------------------------------
-    def begin_replication(self) -> str:
+    def begin_replication(self, bridge: bool) -> str:
+        upstream = self.state.servers["source"].port
+        how = f"the target replicates {self.source_endpoint()}"
+        if bridge:
+            upstream = bridges.start(self.workspace, self.state.servers["source"].port).port
+            how = f"bridge {LOOPBACK}:{upstream} replicates {self.source_endpoint()}; the target follows it"
         target = self._target()
         try:
-            target.replicaof(LOOPBACK, self.state.servers["source"].port)
+            target.replicaof(LOOPBACK, upstream)
         finally:
             target.close()
-        return f"the target replicates {self.source_endpoint()}"
+        return how
+
+    def bridge_identity(self) -> tuple[str, str] | None:
+        return bridges.identity(self.workspace.load() or self.state)
+
+    def stop_bridge(self) -> None:
+        bridges.stop(self.workspace)
 
     def start_progress(self, since: Any) -> StartProgress:
         reason = self._sync_failure()
         return StartProgress(StartPhase.FAILED, reason) if reason else StartProgress(StartPhase.REPLICATING)
 
     def _sync_failure(self) -> str | None:
-        """A fatal sync error in the target's log (e.g. it cannot hold the dataset) after its last success."""
-        try:
-            tail = (self.workspace.logs_dir / "target.log").read_text(errors="replace")[-4000:]
-        except OSError:
-            return None
-        for marker, reason in SYNC_FAILURES:
-            if marker in tail and SYNC_SUCCESS not in tail.split(marker)[-1]:
-                return reason
+        """A fatal sync error in the target's (or the bridge's) log after its last success."""
+        roles = ("bridge", "target") if (self.workspace.load() or self.state).bridged else ("target",)
+        for role in roles:
+            try:
+                tail = (self.workspace.logs_dir / f"{role}.log").read_text(errors="replace")[-4000:]
+            except OSError:
+                continue
+            for marker, reason in SYNC_FAILURES:
+                if marker in tail and SYNC_SUCCESS not in tail.split(marker)[-1]:
+                    return reason.replace("the target", f"the {role}")
         return None
 
     def abort_start(self) -> bool:
