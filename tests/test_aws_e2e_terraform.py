@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from migrator.cli import app
+from tests.fake_terraform.fixtures import OUTPUTS as FAKE_OUTPUTS
 
 REPO = Path(__file__).resolve().parent.parent
 TF_OFFLINE_SETUP = REPO.parent / "shared" / "tools" / "tf-offline" / "setup"
@@ -50,6 +51,17 @@ CONTRACT_OUTPUTS = [
     "redis_instance_type",
     "valkey_node_type",
     "valkey_num_cache_clusters",
+    "valkey_num_node_groups",
+    "redis_port",
+    "redis_version",
+    "redis_node_ports",
+    "redis_cluster_enabled",
+    "redis_source_log_group",
+    "redis_source_log_stream",
+    "bridge_enabled",
+    "bridge_port",
+    "valkey_cluster_mode_enabled",
+    "dashboard_url",
 ]
 
 
@@ -109,6 +121,10 @@ def test_up_outputs_plan_down_with_real_terraform(offline_terraform: None, aws: 
     state = json.loads((workspace / "state.json").read_text())
     outputs = state["aws"]["outputs"]
     assert sorted(set(CONTRACT_OUTPUTS) - set(outputs)) == []
+    # The fake terraform the other AWS tests use answers with exactly the real module's outputs.
+    assert sorted(outputs) == sorted(FAKE_OUTPUTS), "tests/fake_terraform/outputs.json is out of step"
+    assert outputs["redis_source_log_stream"] == f"{outputs['redis_instance_id']}/user-data.log"
+    assert outputs["bridge_port"] == 6380 and outputs["redis_node_ports"] == [6379]
     assert outputs["region"] == "us-east-1" and outputs["valkey_num_cache_clusters"] == 2
     tfstate = workspace / "terraform" / "terraform.tfstate"
     created = _resources(tfstate)
