@@ -39,3 +39,25 @@ module "migrator" {
   log_retention_days          = var.log_retention_days
   dashboard_enabled           = var.dashboard_enabled
 }
+
+# Environments applied before the test bed moved into modules/migrator keep their resources: Terraform
+# moves them in the state instead of destroying and re-creating the source host and the target.
+moved {
+  from = module.network
+  to   = module.migrator.module.network
+}
+
+moved {
+  from = module.security
+  to   = module.migrator.module.security
+}
+
+moved {
+  from = module.redis_source
+  to   = module.migrator.module.redis_source
+}
+
+moved {
+  from = module.valkey_target
+  to   = module.migrator.module.valkey_target
+}
