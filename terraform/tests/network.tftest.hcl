@@ -1,23 +1,7 @@
 # modules/network: the seed's VPC, four subnets over two zones, one NAT gateway, routes and flow log.
 
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = {
-      account_id = "123456789012"
-    }
-  }
-  mock_data "aws_partition" {
-    defaults = {
-      partition = "aws"
-    }
-  }
-  # `region` (6.x) and `name` (5.x): the module reads whichever the provider has.
-  mock_data "aws_region" {
-    defaults = {
-      region = "us-east-1"
-      name   = "us-east-1"
-    }
-  }
+  source = "./tests/mocks"
 }
 
 variables {

@@ -1,16 +1,7 @@
 # modules/redis_source: hardened EC2 host, least-privilege role, EIC endpoint, and the rendered user data.
 
 mock_provider "aws" {
-  mock_data "aws_ssm_parameter" {
-    defaults = {
-      insecure_value = "ami-0123456789abcdef0"
-    }
-  }
-  mock_data "aws_partition" {
-    defaults = {
-      partition = "aws"
-    }
-  }
+  source = "./tests/mocks"
 }
 
 variables {

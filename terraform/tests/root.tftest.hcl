@@ -3,27 +3,7 @@
 # checks the derived defaults and every validation.
 
 mock_provider "aws" {
-  mock_data "aws_availability_zones" {
-    defaults = {
-      names = ["us-east-1a", "us-east-1b", "us-east-1c"]
-    }
-  }
-  mock_data "aws_ssm_parameter" {
-    defaults = {
-      insecure_value = "ami-0123456789abcdef0"
-    }
-  }
-  mock_data "aws_partition" {
-    defaults = {
-      partition = "aws"
-    }
-  }
-  mock_data "aws_region" {
-    defaults = {
-      region = "us-east-1"
-      name   = "us-east-1"
-    }
-  }
+  source = "./tests/mocks"
 }
 
 run "defaults_plan" {
