@@ -45,3 +45,5 @@ def test_pip_install_gives_a_working_console_script(tmp_path: Path) -> None:
     found = installed_python("from migrator.infra import bundled_module; print(bundled_module())")
     assert found.startswith(str(venv)) and (Path(found) / "main.tf").exists()
     assert (Path(found) / "modules" / "redis_source" / "templates").is_dir()
+    # The thin root calls the reusable, provider-free module, which must travel with it.
+    assert (Path(found) / "modules" / "migrator" / "main.tf").is_file()
