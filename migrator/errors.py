@@ -51,6 +51,8 @@ class Code(enum.StrEnum):
     NOT_A_CLUSTER = "NotACluster"
     CLUSTER_NOT_READY = "ClusterNotReady"
     INVALID_SHARD_COUNT = "InvalidShardCount"
+    SLOT_LAYOUT_CHANGED = "SlotLayoutChanged"  # the source resharded under a running migration
+    KEYS_DROPPED_ON_LOAD = "KeysDroppedOnLoad"  # a node deleted keys of slots its nodes.conf gives away
     # ---- connections to Redis / Valkey ---------------------------------------------------------------------
     UNREACHABLE = "Unreachable"
     AUTH_REQUIRED = "AuthRequired"

@@ -6,6 +6,7 @@ DescribeReplicationGroups; everything that needs a connection to a server lives 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from migrator import versions
 from migrator.endpoints import README_PREREQS, connect, parse_url
 from migrator.errors import Code, MigratorError
 from migrator.lifecycle.results import FAIL, OK, WARN, Check
+from migrator.topology import SLOTS, ClusterNode, cluster_info, layout, topology_of
 
 if TYPE_CHECKING:
     import redis
@@ -38,6 +40,31 @@ class ServerFacts:
     # what a Valkey bridge cannot carry.
     hash_field_ttls: int = 0
     modules: tuple[str, ...] = ()
+    # Databases holding keys (INFO keyspace), and the cluster as this node sees it (cluster mode only).
+    databases_with_keys: tuple[int, ...] = ()
+    cluster: ClusterFacts | None = None
+
+
+@dataclass
+class ClusterFacts:
+    """A cluster's shape for the preflight rules: its nodes (CLUSTER NODES) and its state (CLUSTER INFO)."""
+
+    nodes: list[ClusterNode]
+    state: str  # cluster_state: ok | fail
+    slots_assigned: int
+
+    @property
+    def masters(self) -> list[ClusterNode]:
+        """Masters serving slots: the shards (a master without slots holds nothing to migrate)."""
+        return [node for node in self.nodes if node.role == "master" and node.slots]
+
+    @property
+    def moving(self) -> dict[int, str]:
+        """Slots in migration (MIGRATING or IMPORTING on any master) → the node that has them so."""
+        found: dict[int, str] = {}
+        for node in self.masters:
+            found.update({slot: node.url for slot in (*node.migrating, *node.importing)})
+        return found
 
 
 SourceFacts = ServerFacts
@@ -192,6 +219,7 @@ def inspect(url: str, role: str) -> tuple[list[Check], ServerFacts | None]:
         databases = _config(client, "databases")
         protected = _config(client, "protected-mode")
         modules = _modules(client)
+        cluster = _cluster_facts(client, ep.host) if info.get("cluster_enabled") else None
     except redis.RedisError as exc:
         return [
             Check(
@@ -218,9 +246,22 @@ def inspect(url: str, role: str) -> tuple[list[Check], ServerFacts | None]:
         protected_mode=protected,
         hash_field_ttls=hash_field_ttl_keys(info) or 0,
         modules=modules,
+        databases_with_keys=tuple(
+            sorted(int(k[2:]) for k, v in info.items() if k[:2] == "db" and k[2:].isdigit() and v)
+        ),
+        cluster=cluster,
     )
     checks = [Check(f"{role}_reachable", OK, f"{engine} {version} at {ep.url}, no AUTH required")]
-    if facts.databases is not None and ep.db >= facts.databases:
+    if cluster is not None and ep.db:
+        checks.append(
+            Check(
+                f"{role}_database",
+                FAIL,
+                f"{role} URL {ep.url} names database {ep.db}; a cluster serves database 0 only",
+                "drop the /DB part of the URL",
+            )
+        )
+    elif facts.databases is not None and ep.db >= facts.databases:
         checks.append(
             Check(
                 f"{role}_database",
@@ -244,11 +285,27 @@ def inspect(url: str, role: str) -> tuple[list[Check], ServerFacts | None]:
     return checks, facts
 
 
-def source_checks(source_url: str) -> tuple[list[Check], SourceFacts | None]:
-    """Rows about the source alone: reachable without AUTH, protected-mode off, commands, topology."""
+def _cluster_facts(client: redis.Redis, host: str) -> ClusterFacts:
+    info = cluster_info(client)
+    return ClusterFacts(
+        topology_of(client, host),
+        info.get("cluster_state", "fail"),
+        int(info.get("cluster_slots_assigned", 0)),
+    )
+
+
+def source_checks(
+    source_url: str, reach: Callable[[str], str] | None = None
+) -> tuple[list[Check], SourceFacts | None]:
+    """Rows about the source alone: reachable without AUTH, protected-mode off, commands, topology.
+
+    `reach` maps a cluster node's announced URL to where this machine reaches it (the tunnel's forwards).
+    """
     checks, facts = inspect(source_url, "source")
     if facts is None:
         return checks, None
+    if facts.cluster is not None:
+        checks += source_cluster_checks(facts.cluster, reach or (lambda url: url))
     if facts.protected_mode == "yes":
         checks.append(
             Check(
@@ -296,34 +353,143 @@ def pair_checks(source: ServerFacts, target: ServerFacts) -> list[Check]:
     """The rows about the pair, from each side's facts (however each backend learned them)."""
     return [
         rdb_format_check(source, target),
-        topology_check(source, target),
-        databases_check(source.databases, target.databases),
+        *topology_checks(source, target),
+        cluster_databases_check(source)
+        if source.cluster_enabled and target.cluster_enabled
+        else databases_check(source.databases, target.databases),
         memory_check(source.used_memory, target.maxmemory),
     ]
 
 
-def topology_check(source: ServerFacts, target: ServerFacts) -> Check:
-    """Standalone into standalone (1 shard each); a cluster needs a cluster target of as many shards."""
+def topology_checks(source: ServerFacts, target: ServerFacts) -> list[Check]:
+    """The same mode on both; a cluster needs a cluster target of as many shards, sharded alike."""
 
     def shape(facts: ServerFacts) -> str:
-        return "cluster mode enabled" if facts.cluster_enabled else "cluster mode disabled (1 shard)"
+        if not facts.cluster_enabled:
+            return "cluster mode disabled (1 shard)"
+        shards = len(facts.cluster.masters) if facts.cluster else None
+        return f"cluster mode enabled ({shards if shards is not None else '?'} shards)"
 
     if source.cluster_enabled != target.cluster_enabled:
-        return Check(
-            "cluster_mode",
-            FAIL,
-            f"source: {shape(source)}; target: {shape(target)}",
-            "migrate into a target of the same mode: cluster mode disabled for a single Redis "
-            "(terraform var valkey_num_node_groups = 1)",
+        fix = (
+            "migrate into a cluster-mode-enabled target of as many shards (terraform var "
+            "valkey_num_node_groups; locally `migrator up --shards N`)"
+            if source.cluster_enabled
+            else "migrate into a target of the same mode: cluster mode disabled for a single Redis "
+            "(terraform var valkey_num_node_groups = 1)"
         )
-    if source.cluster_enabled:
-        return Check(
-            "cluster_mode",
-            FAIL,
-            "both sides run in cluster mode, which this version does not migrate yet",
-            "migrate a cluster-mode-disabled source",
+        return [Check("cluster_mode", FAIL, f"source: {shape(source)}; target: {shape(target)}", fix)]
+    if not source.cluster_enabled:
+        return [Check("cluster_mode", OK, "cluster mode disabled on both (1 shard)")]
+    rows = [Check("cluster_mode", OK, "cluster mode enabled on both")]
+    if source.cluster is None or target.cluster is None:
+        unknown = "source" if source.cluster is None else "target"
+        return [*rows, Check("shard_count", WARN, f"the {unknown}'s shards are unknown", "")]
+    source_layout, target_layout = layout(source.cluster.masters), layout(target.cluster.masters)
+    if len(source_layout) != len(target_layout):
+        rows.append(
+            Check(
+                "shard_count",
+                FAIL,
+                f"source has {len(source_layout)} shards, target {len(target_layout)}: online migration "
+                "needs the same number on both",
+                f"give the target {len(source_layout)} shards (terraform var valkey_num_node_groups = "
+                f"{len(source_layout)}; locally `migrator up --shards {len(source_layout)}`)",
+            )
         )
-    return Check("cluster_mode", OK, "cluster mode disabled on both (1 shard)")
+        return rows
+    rows.append(Check("shard_count", OK, f"{len(source_layout)} shards on both"))
+    if sorted(source_layout) != sorted(target_layout):
+        first = next(
+            (s, t) for s, t in zip(sorted(source_layout), sorted(target_layout), strict=True) if s != t
+        )
+        rows.append(
+            Check(
+                "slot_layout",
+                FAIL,
+                f"the slots are sharded differently: a source shard serves {_spans(first[0])}, the target's "
+                f"{_spans(first[1])}; each target shard must replicate the source shard of the same slots",
+                "give both the same layout (`up --shards N` and the Terraform module spread slots evenly, "
+                "as redis-cli does): reshard the target (or the source) to match",
+            )
+        )
+    else:
+        rows.append(Check("slot_layout", OK, "every target shard serves the slots of one source shard"))
+    return rows
+
+
+def _spans(ranges: list[list[int]]) -> str:
+    return ",".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)
+
+
+def source_cluster_checks(cluster: ClusterFacts, reach: Callable[[str], str]) -> list[Check]:
+    """A source cluster must be whole and still: every slot served, none moving, every master reachable."""
+    rows = []
+    if cluster.state != "ok" or cluster.slots_assigned != SLOTS:
+        rows.append(
+            Check(
+                "source_cluster_state",
+                FAIL,
+                f"source cluster_state:{cluster.state}, {cluster.slots_assigned} of {SLOTS} slots assigned: "
+                "keys of an unserved slot could not be migrated",
+                "assign every slot (CLUSTER ADDSLOTS / redis-cli --cluster fix) until CLUSTER INFO says "
+                "cluster_state:ok",
+            )
+        )
+    else:
+        rows.append(Check("source_cluster_state", OK, f"cluster_state:ok, all {SLOTS} slots assigned"))
+    moving = cluster.moving
+    if moving:
+        slot, node = next(iter(sorted(moving.items())))
+        rows.append(
+            Check(
+                "source_slots_moving",
+                FAIL,
+                f"{len(moving)} slot(s) in migration on the source (slot {slot} on {node}): a shard's "
+                "keys would change hands during the sync",
+                "finish or cancel the resharding first (redis-cli --cluster fix, or CLUSTER SETSLOT <slot> "
+                "STABLE)",
+            )
+        )
+    else:
+        rows.append(Check("source_slots_moving", OK, "no slot is migrating or importing"))
+    rows.append(_masters_reachable(cluster.masters, reach))
+    return rows
+
+
+def _masters_reachable(masters: list[ClusterNode], reach: Callable[[str], str]) -> Check:
+    """Each target shard replicates one source master: every one must answer, without AUTH."""
+    for node in masters:
+        try:
+            client = connect(reach(node.url), "source master", timeout=3)
+        except MigratorError as err:
+            return Check("source_masters", FAIL, f"source master {node.url}: {err.message}", err.hint)
+        try:
+            protected = _config(client, "protected-mode")
+        finally:
+            client.close()
+        if protected == "yes":
+            return Check(
+                "source_masters",
+                FAIL,
+                f"source master {node.url} has protected-mode yes: its target shard cannot connect",
+                f"set 'protected-mode no' on every source node — {README_PREREQS}",
+            )
+    return Check("source_masters", OK, f"all {len(masters)} source masters answer without AUTH")
+
+
+def cluster_databases_check(source: ServerFacts) -> Check:
+    """ElastiCache in cluster mode serves database 0 only: every key must be there."""
+    elsewhere = [db for db in source.databases_with_keys if db != 0]
+    if elsewhere:
+        return Check(
+            "databases",
+            FAIL,
+            f"the source holds keys in database(s) {', '.join(map(str, elsewhere))}: a cluster-mode target "
+            "serves database 0 only",
+            "move those keys into database 0 first",
+        )
+    return Check("databases", OK, "cluster mode: database 0 only, on both")
 
 
 def databases_check(source: int | None, target: int | None) -> Check:

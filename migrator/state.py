@@ -24,13 +24,23 @@ MAX_EVENTS = 50
 
 @dataclass
 class ServerRecord:
-    """A local server process this tool started."""
+    """A local server process this tool started (keyed `source`/`target`, or `source-0`… in a cluster)."""
 
-    role: str  # "source" | "target"
+    role: str  # "source" | "target" | "bridge"
     binary: str
     port: int
     pid: int | None = None
     version: str = ""
+    # A cluster node: its cluster bus port and the slots its nodes.conf gives it ([[start, end], ...]).
+    cluster_port: int | None = None
+    slots: list[list[int]] = field(default_factory=list)
+    # A cluster node running without cluster mode right now: a target node while it replicates its source
+    # master (cluster nodes refuse REPLICAOF); its nodes.conf stays on disk for the way back.
+    standalone: bool = False
+
+    @property
+    def cluster_node(self) -> bool:
+        return self.cluster_port is not None
 
 
 @dataclass
@@ -85,10 +95,21 @@ class State:
     # The migration runs through a bridge (set by `migrate start --bridge`, cleared by `complete`).
     bridged: bool = False
     servers: dict[str, ServerRecord] = field(default_factory=dict)
+    # Shards of the local environment: 1 is the standalone pair, N >= 2 a source and a target cluster.
+    shards: int = 1
     aws: AwsRecord = field(default_factory=AwsRecord)
     # Life-cycle events (newest last), shaped like ElastiCache's DescribeEvents entries.
     events: list[dict[str, Any]] = field(default_factory=list)
     version: int = STATE_VERSION
+
+    @property
+    def cluster(self) -> bool:
+        return self.shards > 1
+
+    def nodes(self, role: str) -> list[tuple[str, ServerRecord]]:
+        """A cluster's nodes of one role (`source`/`target`) in shard order, with the names they are under."""
+        names = [f"{role}-{i}" for i in range(self.shards)]
+        return [(name, self.servers[name]) for name in names if name in self.servers]
 
     def add_event(self, message: str) -> None:
         self.events.append({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "message": message})
@@ -115,12 +136,24 @@ class State:
                 raise ValueError(f"server {role!r} has an invalid port {record.port!r}")
             if record.pid is not None and not isinstance(record.pid, int):
                 raise ValueError(f"server {role!r} has an invalid pid {record.pid!r}")
+            if record.cluster_port is not None and not (
+                isinstance(record.cluster_port, int) and 0 < record.cluster_port < 65536
+            ):
+                raise ValueError(f"server {role!r} has an invalid cluster port {record.cluster_port!r}")
+            if not isinstance(record.slots, list) or not all(
+                isinstance(span, list) and len(span) == 2 for span in record.slots
+            ):
+                raise ValueError(f"server {role!r} has invalid slots {record.slots!r}")
             servers[role] = record
+        shards = data.get("shards", 1)  # states written before clusters existed have no `shards`
+        if not isinstance(shards, int) or shards < 1:
+            raise ValueError(f"shards must be a positive integer, not {shards!r}")
         return cls(
             target_kind=data["target_kind"],
             migration_state=data["migration_state"],
             bridged=bool(data.get("bridged", False)),
             servers=servers,
+            shards=shards,
             aws=AwsRecord.from_dict(data.get("aws") or {}),
             events=list(data.get("events") or []),
         )

@@ -143,8 +143,10 @@ def register(app: typer.Typer, migrate_app: typer.Typer) -> None:
             writer.ledger.close()
         document: dict[str, Any] = {"ok": True, "writer": report, "check": None}
         if check:
-            _wait_for_target(writer.endpoint.url, target_url, catch_up_timeout)
-            document["check"] = result = check_ledger(writer.ledger, target_url)
+            pairs, shards = _target_shards(ctx, writer.endpoint.url, target_url)
+            for source_url, shard_url in pairs:
+                _wait_for_target(source_url, shard_url, catch_up_timeout)
+            document["check"] = result = check_ledger(writer.ledger, target_url, shards)
             document["ok"] = result.ok
         render.emit(document, partial(_show_write, document))
         if not document["ok"]:
@@ -189,6 +191,22 @@ def register(app: typer.Typer, migrate_app: typer.Typer) -> None:
         if not report.ok:
             render.stderr_console().print(report.summary())
             raise typer.Exit(1)
+
+
+def _target_shards(ctx: typer.Context, source_url: str, target_url: str) -> tuple[list[tuple[str, str]], Any]:
+    """(source, target) pairs to wait on before a ledger check, and a cluster target's slot map (else None).
+
+    A cluster's target shards do not run in cluster mode while they replicate: they are found, with the
+    slots each serves, on the workspace's data plane rather than asked.
+    """
+    from migrator.lifecycle.registry import migration
+    from migrator.topology import SlotMap
+
+    plane = migration(workspace(ctx)).backend.data_plane()
+    if plane is None or not plane.cluster:
+        return [(source_url, target_url)], None
+    pairs = [(shard.source_url, shard.target_url) for shard in plane.shards]
+    return pairs, SlotMap.of([(shard.target_url, shard.slots) for shard in plane.shards])
 
 
 def _wait_for_target(source_url: str, target_url: str, timeout: float) -> None:

@@ -30,13 +30,21 @@ def _show_environment(status: EnvironmentStatus, console: Any) -> None:
     console.print(
         render.table(f"{status.target_kind} environment", ["", "endpoint", "version", "role"], rows)
     )
+    if status.cluster:
+        nodes = [
+            [name, node.get("url"), " ".join(f"{a}-{b}" for a, b in node.get("slots") or []),
+             node.get("role") or ("down" if node.get("running") is False else "?")]
+            for name in ("source", "target")
+            for node in (getattr(status, name) or {}).get("nodes", [])
+        ]  # fmt: skip
+        console.print(render.table("cluster nodes", ["", "node", "slots", "role"], nodes))
     console.print(f"migration state: [bold]{status.migration.get('state')}[/bold]")
 
 
 def register(app: typer.Typer) -> None:
     @app.command(
         epilog="Examples:  migrator up  ·  migrator up --source-version 7.4 --target-version 8.1  ·  "
-        "migrator up --source-port 7000 --target-port 7001  ·  "
+        "migrator up --source-port 7000 --target-port 7001  ·  migrator up --shards 3  ·  "
         "migrator up --target aws --var-file prod.tfvars"
     )
     def up(
@@ -82,6 +90,14 @@ def register(app: typer.Typer) -> None:
         target_port: Annotated[
             int | None, typer.Option(help="local: target port (default: a free one).")
         ] = None,
+        shards: Annotated[
+            int | None,
+            typer.Option(
+                min=1,
+                help="local: N >= 2 makes the source a Redis Cluster of N masters and the target a Valkey "
+                "cluster of N shards (default 1: the standalone pair).",
+            ),
+        ] = None,
         output: OutputOpt = OutputFormat.text,
     ) -> None:
         """Provision the source and target (local servers, or terraform apply on AWS)."""
@@ -103,12 +119,13 @@ def register(app: typer.Typer) -> None:
                 target_version=target_version,
                 source_port=source_port,
                 target_port=target_port,
+                shards=shards,
                 var_files=var_file or [],
                 region=region,
                 terraform_bin=terraform_bin,
                 terraform_dir=terraform_dir,
             )
-            result = environment(kind.value).up(ws, request)
+            result = environment(kind.value, state, shards).up(ws, request)
         if result.already_running and not result.started:
             render.notice("already running; nothing to do")
         document = {
@@ -138,7 +155,7 @@ def register(app: typer.Typer) -> None:
         request = DownRequest(
             auto_approve=auto_approve, purge=purge, confirm=partial(confirm, auto_approve=auto_approve)
         )
-        result = environment(state.target_kind if state else "local").down(ws, state, request)
+        result = environment(state.target_kind if state else "local", state).down(ws, state, request)
         render.emit(result, lambda console: console.print(result.get("message", "done")))
 
     @app.command(epilog="Examples:  migrator status  ·  migrator status --output json")
@@ -154,5 +171,5 @@ def register(app: typer.Typer) -> None:
             return
         from migrator.lifecycle.registry import environment
 
-        env = environment(state.target_kind).describe(ws, state)
+        env = environment(state.target_kind, state).describe(ws, state)
         render.emit(env, partial(_show_environment, env))

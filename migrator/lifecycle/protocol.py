@@ -186,6 +186,7 @@ class UpRequest:
     target_version: str | None = None
     source_port: int | None = None
     target_port: int | None = None
+    shards: int | None = None  # N >= 2: a source Redis Cluster and a target Valkey cluster of N shards
     # aws
     var_files: list[Path] = field(default_factory=list)
     region: str | None = None
@@ -200,6 +201,7 @@ class UpRequest:
         "target_version",
         "source_port",
         "target_port",
+        "shards",
     )
     AWS_OPTIONS = ("var_files", "region", "terraform_bin", "terraform_dir")
 

@@ -19,6 +19,10 @@ def _unknown(kind: str) -> MigratorError:
 
 
 def backend(workspace: Workspace, state: State) -> MigrationBackend:
+    if state.target_kind == "local" and state.cluster:
+        from migrator.local.cluster_migration import ClusterBackend
+
+        return ClusterBackend(workspace, state)
     if state.target_kind == "local":
         from migrator.local.migration import LocalBackend
 
@@ -30,7 +34,12 @@ def backend(workspace: Workspace, state: State) -> MigrationBackend:
     raise _unknown(state.target_kind)
 
 
-def environment(kind: str) -> Environment:
+def environment(kind: str, state: State | None = None, shards: int | None = None) -> Environment:
+    """The environment of `kind`; locally a cluster's when the workspace holds one or `shards` > 1 asks."""
+    if kind == "local" and ((shards or 1) > 1 or (state is not None and state.cluster)):
+        from migrator.local.cluster_environment import ClusterEnvironment
+
+        return ClusterEnvironment()
     if kind == "local":
         from migrator.local.environment import LocalEnvironment
 

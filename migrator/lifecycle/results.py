@@ -185,3 +185,5 @@ class EnvironmentStatus:
     source: dict[str, Any]
     target: dict[str, Any]
     migration: dict[str, Any]
+    # A cluster on both sides: `source` / `target` then also list every node under "nodes".
+    cluster: bool = False

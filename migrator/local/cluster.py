@@ -12,20 +12,22 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from migrator.endpoints import Endpoint, connect, parse_url
-from migrator.errors import MigratorError
+from migrator.endpoints import connect
+from migrator.errors import Code, MigratorError
 from migrator.local import processes
 from migrator.local.processes import LOOPBACK, ServerSpec
 
-if TYPE_CHECKING:
-    import redis
+# Discovery lives in migrator.topology (preflight, workload and verify use it too); re-exported here.
+from migrator.topology import SLOTS as SLOTS
+from migrator.topology import ClusterNode as ClusterNode
+from migrator.topology import cluster_info as cluster_info
+from migrator.topology import parse_cluster_nodes as parse_cluster_nodes
+from migrator.topology import topology as topology
 
-SLOTS = 16384
 READY_TIMEOUT = 30.0
 
 
@@ -44,110 +46,6 @@ def slot_ranges(masters: int) -> list[tuple[int, int]]:
         ranges.append((first, last))
         first, cursor = last + 1, cursor + per_master
     return ranges
-
-
-@dataclass(frozen=True)
-class ClusterNode:
-    """One node as the cluster itself describes it (CLUSTER NODES)."""
-
-    url: str
-    role: str  # "master" | "replica"
-    slots: list[list[int]]  # [[start, end], ...], inclusive
-    node_id: str
-    master_id: str | None  # the master a replica follows
-    flags: tuple[str, ...] = ()  # as reported: myself, fail?, fail, handshake, noaddr, nofailover ...
-    migrating: dict[int, str] = field(default_factory=dict)  # slot -> node id it moves to
-    importing: dict[int, str] = field(default_factory=dict)  # slot -> node id it comes from
-
-    @property
-    def slot_count(self) -> int:
-        return sum(end - start + 1 for start, end in self.slots)
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "url": self.url,
-            "role": self.role,
-            "slots": self.slots,
-            "node_id": self.node_id,
-            "master_id": self.master_id,
-        }
-
-
-def parse_cluster_nodes(text: str, default_host: str = LOOPBACK) -> list[ClusterNode]:
-    """CLUSTER NODES output → nodes, masters by their first slot, then replicas in their masters' order."""
-    nodes = []
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 8:
-            continue
-        node_id, address, flags_text, master = fields[:4]
-        flags = tuple(flags_text.split(","))
-        if "handshake" in flags or "noaddr" in flags:
-            continue
-        host_port = address.split("@")[0].split(",")[0]
-        host, _, port = host_port.rpartition(":")
-        slots, migrating, importing = _parse_slots(fields[8:])
-        nodes.append(
-            ClusterNode(
-                url=Endpoint(host or default_host, int(port)).url,
-                role="master" if "master" in flags else "replica",
-                slots=slots,
-                node_id=node_id,
-                master_id=None if master == "-" else master,
-                flags=flags,
-                migrating=migrating,
-                importing=importing,
-            )
-        )
-    masters = sorted(
-        (n for n in nodes if n.role == "master"), key=lambda n: n.slots[0][0] if n.slots else SLOTS
-    )
-    order = {m.node_id: i for i, m in enumerate(masters)}
-    replicas = sorted(
-        (n for n in nodes if n.role == "replica"),
-        key=lambda n: (order.get(n.master_id or "", len(order)), n.url),
-    )
-    return masters + replicas
-
-
-def _parse_slots(tokens: Iterable[str]) -> tuple[list[list[int]], dict[int, str], dict[int, str]]:
-    slots: list[list[int]] = []
-    migrating: dict[int, str] = {}
-    importing: dict[int, str] = {}
-    for token in tokens:
-        if token.startswith("["):  # [slot->-id] migrating, [slot-<-id] importing
-            body = token.strip("[]")
-            if "->-" in body:
-                slot, node = body.split("->-")
-                migrating[int(slot)] = node
-            elif "-<-" in body:
-                slot, node = body.split("-<-")
-                importing[int(slot)] = node
-            continue
-        start, _, end = token.partition("-")
-        slots.append([int(start), int(end or start)])
-    return slots, migrating, importing
-
-
-def topology(url: str, timeout: float = 5.0) -> list[ClusterNode]:
-    """Every node of the cluster `url` belongs to, discovered from that one node."""
-    import redis
-
-    client = connect(url, "cluster node", timeout=timeout)
-    try:
-        # Two words, so redis-py's own CLUSTER NODES parser stays out of the way: the raw text has it all.
-        text = client.execute_command("CLUSTER", "NODES")
-    except redis.ResponseError as exc:
-        raise MigratorError(
-            f"{url} is not a cluster node ({exc})",
-            "pass the URL of a node started with cluster-enabled yes",
-            "NotACluster",
-        ) from None
-    finally:
-        client.close()
-    if isinstance(text, bytes):
-        text = text.decode()
-    return parse_cluster_nodes(text, parse_url(url).host)
 
 
 @dataclass
@@ -238,7 +136,7 @@ def start_cluster(
         raise MigratorError(
             f"a local cluster needs at least 2 masters, not {masters}",
             "pass --shards 2 or more (1 is the standalone pair)",
-            "InvalidShardCount",
+            Code.INVALID_SHARD_COUNT,
         )
     specs = node_specs(role, binary, masters, workdir, logs_dir, taken=taken, settings=settings)
     cluster = LocalCluster(specs, start_nodes(specs))
@@ -248,12 +146,6 @@ def start_cluster(
         cluster.stop()
         raise
     return cluster
-
-
-def cluster_info(client: redis.Redis) -> dict[str, str]:
-    text = client.execute_command("CLUSTER", "INFO")
-    text = text.decode() if isinstance(text, bytes) else text
-    return dict(line.split(":", 1) for line in text.strip().splitlines() if ":" in line)
 
 
 def wait_ok(urls: list[str], timeout: float = READY_TIMEOUT, known_nodes: int | None = None) -> None:
@@ -286,5 +178,5 @@ def wait_ok(urls: list[str], timeout: float = READY_TIMEOUT, known_nodes: int | 
             f"cluster not ready within {timeout:.0f}s: {', '.join(pending)} (cluster_state {state}, "
             f"{last.get('cluster_known_nodes', '?')}/{expected} nodes known)",
             "see the nodes' logs in the workspace",
-            "ClusterNotReady",
+            Code.CLUSTER_NOT_READY,
         )

@@ -15,9 +15,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from migrator.endpoints import connect, connection_error, parse_url
+from migrator.endpoints import Endpoint, connection_error, parse_url
+from migrator.topology import SlotMap
+from migrator.workload.routing import Router
+
+if TYPE_CHECKING:
+    import redis
 
 CHECK_BATCH = 500
 MAX_LISTED = 100
@@ -107,35 +112,34 @@ class _Expectation:
     judge: Callable[[list[Any]], str | None]
 
 
-def check_ledger(ledger: Ledger, target_url: str) -> LedgerReport:
-    """Read the target and list every acknowledged write that is missing or wrong there."""
+def check_ledger(ledger: Ledger, target_url: str, slot_map: SlotMap | None = None) -> LedgerReport:
+    """Read the target and list every acknowledged write that is missing or wrong there.
+
+    A cluster target is read node by node, each key where its slot is served: as the cluster says, or as
+    `slot_map` says (a migration's target shards, which do not run in cluster mode while they replicate).
+    """
     import redis
 
     endpoint = parse_url(target_url, "target")
     expectations = _expectations(ledger.records)
     problems: list[LedgerProblem] = []
-    by_db: dict[int, list[_Expectation]] = defaultdict(list)
-    for expectation in expectations:
-        by_db[expectation.db].append(expectation)
-    for db, items in by_db.items():
-        client = connect(endpoint, "target", db=db)
-        try:
-            for start in range(0, len(items), CHECK_BATCH):
-                batch = items[start : start + CHECK_BATCH]
-                pipe = client.pipeline(transaction=False)
-                for expectation in batch:
-                    for command in expectation.commands:
-                        pipe.execute_command(*command)
-                replies = iter(pipe.execute())
-                for expectation in batch:
-                    found = expectation.judge([next(replies) for _ in expectation.commands])
-                    if found is not None:
-                        e = expectation
-                        problems.append(LedgerProblem(e.op, e.db, e.key, e.member, e.expected, found))
-        except redis.RedisError as exc:
-            raise connection_error(exc, endpoint, "target") from None
-        finally:
-            client.close()
+    routers: dict[int, Router] = {}
+    by_node: dict[tuple[int, str], list[_Expectation]] = defaultdict(list)
+    try:
+        for expectation in expectations:
+            db = expectation.db
+            if db not in routers:
+                routers[db] = Router.open(Endpoint(endpoint.host, endpoint.port, db).url, "target", slot_map)
+            by_node[(db, routers[db].url_for(expectation.key))].append(expectation)
+        for (db, url), items in by_node.items():
+            client = routers[db].clients[url]
+            try:
+                problems += _problems(client, items)
+            except redis.RedisError as exc:
+                raise connection_error(exc, parse_url(url), "target") from None
+    finally:
+        for router in routers.values():
+            router.close()
     return LedgerReport(
         ok=not problems,
         target=endpoint.url,
@@ -145,6 +149,23 @@ def check_ledger(ledger: Ledger, target_url: str) -> LedgerReport:
         problem_count=len(problems),
         problems=problems[:MAX_LISTED],
     )
+
+
+def _problems(client: redis.Redis, items: list[_Expectation]) -> list[LedgerProblem]:
+    """Each expectation judged against one server, CHECK_BATCH at a time in a pipeline."""
+    problems = []
+    for start in range(0, len(items), CHECK_BATCH):
+        batch = items[start : start + CHECK_BATCH]
+        pipe = client.pipeline(transaction=False)
+        for expectation in batch:
+            for command in expectation.commands:
+                pipe.execute_command(*command)
+        replies = iter(pipe.execute())
+        for e in batch:
+            found = e.judge([next(replies) for _ in e.commands])
+            if found is not None:
+                problems.append(LedgerProblem(e.op, e.db, e.key, e.member, e.expected, found))
+    return problems
 
 
 def _expectations(records: list[WriteRecord]) -> list[_Expectation]:

@@ -1,6 +1,7 @@
 """LiveWriter: paced writes of every kind, one at a time, each recorded in a Ledger once its reply arrives.
 
-Ops go out one by one (no pipelining) so each reply acknowledges exactly one write. The writer survives its
+Ops go out one by one (no pipelining) so each reply acknowledges exactly one write; on a cluster each goes
+to the master serving its key's slot. The writer survives its
 server going away: the op in flight is recorded as unacknowledged, the writer waits for the server with a
 short backoff, and carries on. Redis-py's automatic retries are off, because a silent retry could apply a
 write twice (an INCR counted once in the ledger, twice on the server).
@@ -16,9 +17,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from migrator.endpoints import connection_error, parse_url
+from migrator.endpoints import Endpoint, connection_error, parse_url
 from migrator.errors import Code, MigratorError
 from migrator.workload.ledger import Ledger, WriteRecord
+from migrator.workload.routing import Router
 
 if TYPE_CHECKING:
     import redis
@@ -70,25 +72,28 @@ class LiveWriter:
         self._failed = self._unknown = self._reconnects = 0
         self._last_error = ""
 
-    def _client(self) -> redis.Redis:
+    def _client(self, ep: Endpoint) -> redis.Redis:
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        ep = self.endpoint
-        return redis.Redis(host=ep.host, port=ep.port, db=ep.db, socket_timeout=2.0,
+        return redis.Redis(host=ep.host, port=ep.port, db=self.endpoint.db, socket_timeout=2.0,
                            socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0))  # fmt: skip
 
     def run(self, duration: float | None = None) -> WriterReport:
-        """Write until `duration` seconds pass or stop() is called; returns (and keeps) the report."""
+        """Write until `duration` seconds pass or stop() is called; returns (and keeps) the report.
+
+        On a cluster each write goes to the master serving its key's slot (found from the one URL given).
+        """
         import redis
 
-        client = self._client()
-        try:
-            client.ping()
-        except redis.RedisError as exc:
-            client.close()
-            raise connection_error(exc, self.endpoint, "source") from None
+        router = Router.open(self.endpoint.url, "source", make=self._client)
+        for url, client in router.clients.items():
+            try:
+                client.ping()
+            except redis.RedisError as exc:
+                router.close()
+                raise connection_error(exc, parse_url(url), "source") from None
         started = time.monotonic()
         deadline = None if duration is None else started + duration
         last_flush = started
@@ -105,12 +110,12 @@ class LiveWriter:
                 if delay > 0:
                     continue
                 n += 1
-                self._one_op(client)
+                self._one_op(router)
                 if now - last_flush > FLUSH_EVERY:
                     self.ledger.flush()
                     last_flush = now
         finally:
-            client.close()
+            router.close()
             self.ledger.flush()
         elapsed = time.monotonic() - started
         acked = sum(self._counts.values())
@@ -156,13 +161,14 @@ class LiveWriter:
         self.stop_event.set()
         return self.wait()
 
-    def _one_op(self, client: redis.Redis) -> None:
+    def _one_op(self, router: Router) -> None:
         import redis
 
         op = self.rng.choices(list(OPS), list(OPS.values()))[0]
         if op in ("expire", "del") and not self._live_strings:
             op = "set"
         record, command = self._plan(op)
+        client = router.client_for(record.key)
         try:
             reply = client.execute_command(*command)
         except (redis.ConnectionError, redis.TimeoutError) as exc:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from migrator.endpoints import connect, connection_error, parse_url
+from migrator.endpoints import Endpoint, connect, connection_error, parse_url
 from migrator.errors import Code, MigratorError
 from migrator.render import ProgressCallback
+from migrator.topology import key_slot
+from migrator.workload.routing import Router
 
 if TYPE_CHECKING:
     import redis
@@ -79,7 +82,7 @@ def load(
     advance = progress or (lambda by, total=None: None)
     advance(0, keys)
     started = time.monotonic()
-    writers = {db: _DbWriter(connect(endpoint, "source", db=db)) for db in dbs}
+    writers, writer_for = _writers(endpoint, list(dbs))
     generator = _Generator(random.Random(seed), types, value_size, prefix.encode())
     counts: Counter[str] = Counter()
     with_ttl = 0
@@ -87,7 +90,7 @@ def load(
         for i in range(keys):
             kind, key, value = generator.item(i)
             ttl = generator.rng.randint(*TTL_MS) if generator.rng.random() < ttl_fraction else None
-            writers[dbs[i % len(dbs)]].add(kind, key, value, ttl)
+            writer_for(dbs[i % len(dbs)], key).add(kind, key, value, ttl)
             counts[kind] += 1
             with_ttl += ttl is not None
             if (i + 1) % PIPELINE == 0:
@@ -177,13 +180,39 @@ class _Generator:
         ]
 
 
-class _DbWriter:
-    """Queues one database's writes; plain strings go in one MSET per round trip."""
+def _writers(
+    endpoint: Endpoint, dbs: list[int]
+) -> tuple[dict[Any, _DbWriter], Callable[[int, bytes], _DbWriter]]:
+    """A writer per database of one server, or per node of a cluster (which serves database 0 only)."""
+    router = Router.open(endpoint.url, "source")
+    if not router.cluster:
+        router.close()
+        by_db = {db: _DbWriter(connect(endpoint, "source", db=db)) for db in dbs}
+        return by_db, lambda db, key: by_db[db]
+    if dbs != [0]:
+        router.close()
+        raise MigratorError(
+            f"--dbs {','.join(map(str, dbs))}: {endpoint.url} is a cluster node, and a cluster serves "
+            "database 0 only",
+            "drop --dbs (or pass --dbs 0)",
+            Code.INVALID_VALUE,
+        )
+    by_node = {url: _DbWriter(client, by_slot=True) for url, client in router.clients.items()}
+    return by_node, lambda db, key: by_node[router.url_for(key)]
 
-    def __init__(self, client: redis.Redis) -> None:
+
+class _DbWriter:
+    """Queues one database's (or cluster node's) writes; plain strings go in one MSET per round trip.
+
+    On a cluster node an MSET must stay within one slot: plain strings are grouped by slot, so keys sharing a
+    hash tag still go in one MSET.
+    """
+
+    def __init__(self, client: redis.Redis, by_slot: bool = False) -> None:
         self.client = client
         self.pipe = client.pipeline(transaction=False)
         self.plain: dict[bytes, bytes] = {}
+        self.by_slot = by_slot
 
     def add(self, kind: str, key: bytes, value: object, ttl_ms: int | None) -> None:
         pipe = self.pipe
@@ -209,7 +238,14 @@ class _DbWriter:
             pipe.pexpire(key, ttl_ms)
 
     def flush(self) -> None:
-        if self.plain:
+        if self.plain and self.by_slot:
+            groups: dict[int, dict[bytes, bytes]] = {}
+            for key, value in self.plain.items():
+                groups.setdefault(key_slot(key), {})[key] = value
+            for group in groups.values():
+                self.pipe.mset(group)
+            self.plain = {}
+        elif self.plain:
             self.pipe.mset(self.plain)
             self.plain = {}
         if len(self.pipe):
