@@ -305,7 +305,10 @@ def source_checks(
     if facts is None:
         return checks, None
     if facts.cluster is not None:
-        checks += source_cluster_checks(facts.cluster, reach or (lambda url: url))
+        rows, largest = source_cluster_checks(facts.cluster, reach or (lambda url: url))
+        checks += rows
+        # Each target shard holds one source shard: the fullest one decides whether the target has room.
+        facts.used_memory = max(facts.used_memory, largest)
     if facts.protected_mode == "yes":
         checks.append(
             Check(
@@ -422,8 +425,11 @@ def _spans(ranges: list[list[int]]) -> str:
     return ",".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)
 
 
-def source_cluster_checks(cluster: ClusterFacts, reach: Callable[[str], str]) -> list[Check]:
-    """A source cluster must be whole and still: every slot served, none moving, every master reachable."""
+def source_cluster_checks(cluster: ClusterFacts, reach: Callable[[str], str]) -> tuple[list[Check], int]:
+    """A source cluster must be whole and still: every slot served, none moving, every master reachable.
+
+    Also returns the largest used_memory among the masters.
+    """
     rows = []
     if cluster.state != "ok" or cluster.slots_assigned != SLOTS:
         rows.append(
@@ -453,19 +459,21 @@ def source_cluster_checks(cluster: ClusterFacts, reach: Callable[[str], str]) ->
         )
     else:
         rows.append(Check("source_slots_moving", OK, "no slot is migrating or importing"))
-    rows.append(_masters_reachable(cluster.masters, reach))
-    return rows
+    row, largest = _masters_reachable(cluster.masters, reach)
+    return [*rows, row], largest
 
 
-def _masters_reachable(masters: list[ClusterNode], reach: Callable[[str], str]) -> Check:
+def _masters_reachable(masters: list[ClusterNode], reach: Callable[[str], str]) -> tuple[Check, int]:
     """Each target shard replicates one source master: every one must answer, without AUTH."""
+    largest = 0
     for node in masters:
         try:
             client = connect(reach(node.url), "source master", timeout=3)
         except MigratorError as err:
-            return Check("source_masters", FAIL, f"source master {node.url}: {err.message}", err.hint)
+            return Check("source_masters", FAIL, f"source master {node.url}: {err.message}", err.hint), 0
         try:
             protected = _config(client, "protected-mode")
+            largest = max(largest, int(client.info("memory").get("used_memory", 0)))
         finally:
             client.close()
         if protected == "yes":
@@ -474,8 +482,8 @@ def _masters_reachable(masters: list[ClusterNode], reach: Callable[[str], str]) 
                 FAIL,
                 f"source master {node.url} has protected-mode yes: its target shard cannot connect",
                 f"set 'protected-mode no' on every source node — {README_PREREQS}",
-            )
-    return Check("source_masters", OK, f"all {len(masters)} source masters answer without AUTH")
+            ), largest
+    return Check("source_masters", OK, f"all {len(masters)} source masters answer without AUTH"), largest
 
 
 def cluster_databases_check(source: ServerFacts) -> Check:

@@ -75,15 +75,18 @@ def _status_renderables(status: MigrationStatus) -> list[Any]:
             shard_rows = [
                 [s.name, " ".join(f"{a}-{b}" for a, b in s.slots), s.target_url]
                 + (
-                    [s.link.master_link_status, s.link.lag_bytes if s.link.lag_bytes is not None else "-"]
+                    [
+                        s.link.master_link_status + (" (syncing)" if s.link.sync_in_progress else ""),
+                        s.link.lag_bytes if s.link.lag_bytes is not None else "-",
+                        f"{s.link.source_offset} / {s.link.target_offset}",
+                    ]
                     if s.link
-                    else ["-", "-"]
+                    else ["-", "-", "-"]
                 )
                 for s in status.shards
             ]
-            out.append(
-                render.table("shards", ["shard", "slots", "target node", "link", "lag (bytes)"], shard_rows)
-            )
+            columns = ["shard", "slots", "target node", "link", "lag (bytes)", "offsets (source / target)"]
+            out.append(render.table("shards", columns, shard_rows))
     elif status.details is not None:
         out.append(render.table("target", ["", ""], _detail_rows(status.details)))
     out += [f"  {event.get('date', '')}  {event.get('message', '')}" for event in status.events[-5:]]
@@ -133,6 +136,8 @@ def _show_complete(result: CompleteResult, console: Any) -> None:
     line = f"state: [bold]{result.state}[/bold] — {result.message}"
     if result.pause_ms is not None:
         line += f"; writes paused {result.pause_ms} ms"
+    if result.writes_blocked_ms is not None:
+        line += f" (no side took writes for {result.writes_blocked_ms} ms)"
     console.print(line)
     if result.source_fenced:
         console.print(

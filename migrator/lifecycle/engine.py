@@ -432,6 +432,7 @@ class Migration:
                 Code.LINK_UNKNOWN,
             )
         _refuse_broken_hops(shards, link)
+        _refuse_resharded(shards)
         has_data_plane = bool(shards) and all(c.source is not None and c.target is not None for c in shards)
         if not has_data_plane:
             if pause_writes:
@@ -645,6 +646,28 @@ def _refuse_broken_hops(shards: list[ShardClients], link: LinkStatus) -> None:
                 "fix the link (`migrator migrate status`), or --force to promote and accept the loss",
                 Code.LINK_DOWN,
             )
+
+
+def _refuse_resharded(shards: list[ShardClients]) -> None:
+    """A cluster's shards must still serve the slots each target shard replicates: a slot moved to another
+    source master would carry keys to a target node whose nodes.conf gives that slot away."""
+    from migrator.topology import layout, topology_of
+
+    source = next((c.source for c in shards if c.shard.slots and c.source is not None), None)
+    if source is None:
+        return  # not a cluster (or no source answers: refused before)
+    nodes = topology_of(source)
+    moving = sorted(slot for node in nodes for slot in (*node.migrating, *node.importing))
+    now = sorted(layout(nodes))
+    replicated = sorted([list(span) for span in c.shard.slots] for c in shards)
+    if moving or now != replicated:
+        what = f"slot {moving[0]} is migrating between source masters" if moving else "the source resharded"
+        raise MigratorError(
+            f"{what} since the migration started: a target shard would hold keys of slots it does not serve",
+            "let the resharding finish and restore the layout the migration started with, or "
+            "`migrate complete --force` and verify (`migrator migrate verify`)",
+            Code.SLOT_LAYOUT_CHANGED,
+        )
 
 
 def _detach_bridges(shards: list[ShardClients], strict: bool) -> None:

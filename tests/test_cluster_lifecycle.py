@@ -1,0 +1,150 @@
+"""The cluster life cycle as a user runs it, on real clusters of 3 shards each side (Redis 7.0 → Valkey 8.0):
+`up --shards 3`, `load`, `migrate start --wait`, live writes with a ledger, `migrate status`, `migrate
+complete --pause-writes`, `down`. Each claim is asserted where it can fail: which master each target node
+follows, that target nodes refuse writes, every shard's link, the fence on every source master, the cut-over
+window, the layout, zero acknowledged writes lost, nothing left running."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from migrator.errors import Code
+from migrator.local import cluster
+from tests.cluster_rehearsal import ClusterRehearsal, assert_a_working_cluster, events, key_in_each_range
+from tests.conftest import CliResult
+from tests.rehearsal import assert_acked_writes_on, live_writes, our_processes, wait_for
+from tests.tcp_proxy import TcpProxy
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def rehearsal(cli: Callable[..., CliResult], tmp_path: Path) -> Iterator[ClusterRehearsal]:
+    env = ClusterRehearsal(cli, tmp_path)
+    try:
+        yield env
+    finally:
+        cli("down")
+    assert our_processes(tmp_path) == [], "`down` left processes running"
+
+
+def _shard_keys_equal(env: ClusterRehearsal) -> None:
+    """Until verify walks clusters: every source master's keys are on its target node, and no more."""
+    for source, target in zip(env.names("source"), env.names("target"), strict=True):
+        theirs = set(env.node(source).scan_iter(count=1000))
+        ours = set(env.node(target).scan_iter(count=1000))
+        assert theirs == ours, (
+            f"{source} → {target}: {len(theirs - ours)} missing, {len(ours - theirs)} extra"
+        )
+
+
+def test_life_cycle_under_live_writes_loses_no_acknowledged_write(rehearsal: ClusterRehearsal) -> None:
+    env = rehearsal
+    up = env.up()
+    assert up["cluster"] is True and up["started"]
+    status = env.json("status")
+    ranges = [[list(r)] for r in cluster.slot_ranges(3)]
+    for role in ("source", "target"):
+        nodes = status[role]["nodes"]
+        assert [n["slots"] for n in nodes] == ranges and {n["role"] for n in nodes} == {"master"}
+        assert status[role]["url"] == nodes[0]["url"] == f"redis://127.0.0.1:{env.port(role + '-0')}"
+    env.json("load", "--keys", "6000")
+    assert all(keys > 1500 for keys in env.keys("source"))  # routed by slot, spread over every master
+
+    preflight = env.json("migrate", "preflight")
+    rows = {row["name"]: row["status"] for row in preflight["checks"]}
+    for name in ("cluster_mode", "shard_count", "slot_layout", "source_cluster_state", "source_slots_moving",
+                 "source_masters", "databases"):  # fmt: skip
+        assert rows[name] == "ok", preflight
+
+    with live_writes(env.url_of("source-0"), rate=300) as writer:
+        wait_for(lambda: writer.ledger.acked > 50, 10, "live writes before the start")
+        started = env.json("migrate", "start", "--wait")
+        assert (started["state"], started["waited"], started["link"]["master_link_status"]) == (
+            "migrating",
+            True,
+            "up",
+        )
+        # Each target node replicates the source master serving its slots, and refuses client writes.
+        for source, target in zip(env.names("source"), env.names("target"), strict=True):
+            assert env.replicating_from(target) == env.port(source)
+        with pytest.raises(redis.ReadOnlyError):
+            env.node("target-1").set("client-write", "1")
+        status = env.wait_shards_up()
+        assert [s["name"] for s in status["shards"]] == ["0001", "0002", "0003"]
+        assert [s["slots"] for s in status["shards"]] == ranges
+        assert all(s["link"]["target_offset"] is not None for s in status["shards"])
+        assert env.json("status")["target"]["nodes"][0]["role"] == "replica"
+        wait_for(lambda: writer.ledger.acked > 600, 20, "live writes during the migration")
+        done = env.json("migrate", "complete", "--pause-writes", "--no-verify")
+        after_cut_over = writer.ledger.acked
+        wait_for(lambda: writer._failed > 5, 10, "writes refused by the fenced source")
+    assert (done["state"], done["caught_up"], done["source_fenced"]) == ("available", True, True)
+    # The pause covers the whole window; no side took writes from the pause until the target served.
+    assert 0 < done["writes_blocked_ms"] <= done["pause_ms"]
+    assert any(e.startswith("Target nodes back in cluster mode in") for e in events(env.workspace))
+    assert_acked_writes_on(writer.ledger, env.url_of("target-0"))
+    assert writer.ledger.acked == after_cut_over  # the fenced source acknowledged nothing after it
+
+    # The old source keeps its data and refuses writes on every master.
+    for name, key in zip(env.names("source"), key_in_each_range(cluster.slot_ranges(3)), strict=True):
+        with pytest.raises(redis.ResponseError, match="NOREPLICAS"):
+            env.node(name).set(key, "1")
+    assert env.layout("target") == env.layout("source") == ranges
+    _shard_keys_equal(env)
+    assert_a_working_cluster([env.url_of(name) for name in env.names("target")])
+    assert env.run("migrate", "complete", "-o", "json", expect=2).json["error"]["code"] == Code.NOT_MIGRATING
+
+
+def test_a_link_cut_on_one_shard_shows_there_and_recovers_by_itself(rehearsal: ClusterRehearsal) -> None:
+    env = rehearsal
+    env.up()
+    env.json("load", "--keys", "3000")
+    env.json("migrate", "start", "--wait")
+    with TcpProxy(env.port("source-1")) as proxy:
+        env.node("target-1").replicaof("127.0.0.1", proxy.port)  # shard 0002's link now runs through it
+        env.wait_shards_up()
+        proxy.cut()
+        down = env.wait_status(
+            lambda s: s["shards"][1]["link"]["master_link_status"] == "down", 30, "shard 0002 down"
+        )
+        assert down["link"]["master_link_status"] == "down"  # the whole target: not every shard is up
+        assert [s["link"]["master_link_status"] for s in down["shards"]] == ["up", "down", "up"]
+        assert env.run("migrate", "complete", "-o", "json", expect=2).json["error"]["code"] == Code.LINK_DOWN
+        with live_writes(env.url_of("source-0"), rate=200) as writer:
+            wait_for(lambda: writer.ledger.acked > 100, 10, "writes while the link is cut")
+            proxy.restore()  # nothing else: the replica reconnects and resyncs from the backlog
+            env.wait_shards_up()
+        done = env.json("migrate", "complete", "--pause-writes", "--no-verify")
+    assert done["caught_up"] is True
+    assert_acked_writes_on(writer.ledger, env.url_of("target-0"))
+    _shard_keys_equal(env)
+
+
+def test_up_restarts_a_killed_node_in_the_mode_it_was_in(rehearsal: ClusterRehearsal) -> None:
+    env = rehearsal
+    env.up()
+    env.json("load", "--keys", "2000")
+    env.json("migrate", "start", "--wait")
+    env.kill("target-2", signal.SIGKILL)
+    env.kill("source-0", signal.SIGKILL)
+    again: Any = env.json("up")
+    assert sorted(again["started"]) == ["source-0", "target-2"]
+    assert env.replicating_from("target-2") == env.port("source-2")  # re-attached, still standalone
+    env.wait_shards_up()
+    assert env.keys("target") == env.keys("source")
+    assert env.error_code("up", "--shards", "2") == Code.INVALID_SHARD_COUNT
+
+
+def test_wrong_shard_options_are_refused_before_anything_starts(rehearsal: ClusterRehearsal) -> None:
+    env = rehearsal
+    assert env.error_code("up", "--shards", "17") == Code.INVALID_SHARD_COUNT
+    assert env.error_code("up", "--shards", "3", "--source-port", "7000") == Code.INVALID_VALUE
+    assert env.error_code("up", "--shards", "3", "--target", "aws", "--auto-approve") == Code.INVALID_VALUE
+    assert not env.workspace.joinpath("state.json").exists()  # and the fixture finds no process left
