@@ -11,7 +11,6 @@ import pytest
 
 from tests.servers import ServerProcess, server_binary
 
-
 _skipped: list[str] = []
 
 
