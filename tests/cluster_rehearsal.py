@@ -59,8 +59,10 @@ class ClusterRehearsal(Rehearsal):
 
     def wait_shards_up(self, timeout: float = 60.0) -> dict[str, Any]:
         return self.wait_status(
-            lambda s: s["link"]["master_link_status"] == "up"
-            and all(shard["link"]["master_link_status"] == "up" for shard in s["shards"]),
+            lambda s: (
+                s["link"]["master_link_status"] == "up"
+                and all(shard["link"]["master_link_status"] == "up" for shard in s["shards"])
+            ),
             timeout,
             "every shard's link up",
         )
