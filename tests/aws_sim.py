@@ -51,9 +51,12 @@ class LoopbackReplication:
 
     def replicate(self, endpoints: list[dict[str, Any]]) -> None:
         first = endpoints[0]
+        self.follow(self.sources[(first["Address"], first["Port"])])
+
+    def follow(self, port: int) -> None:
         client = self._client()
         try:
-            client.replicaof("127.0.0.1", self.sources[(first["Address"], first["Port"])])
+            client.replicaof("127.0.0.1", port)
         finally:
             client.close()
 
@@ -66,6 +69,33 @@ class LoopbackReplication:
 
 
 @dataclass
+class ClusterLoopback:
+    """A cluster-mode group's data plane: a loopback stand-in for each node group's primary.
+
+    Given ONE source endpoint, the "service" discovers the source cluster from it and points each stand-in
+    at the source master serving its node group's slots, as ElastiCache's shards do. (The stand-ins are
+    plain servers: how ElastiCache's nodes do it inside is its own.)
+    """
+
+    shards: list[LoopbackReplication]
+    slots: list[tuple[int, int]]
+
+    def replicate(self, endpoints: list[dict[str, Any]]) -> None:
+        from migrator.topology import topology
+
+        first = endpoints[0]
+        port = self.shards[0].sources[(first["Address"], first["Port"])]
+        masters = [node for node in topology(f"redis://127.0.0.1:{port}") if node.role == "master"]
+        for shard, (start, end) in zip(self.shards, self.slots, strict=True):
+            master = next(node for node in masters if node.slots == [[start, end]])
+            shard.follow(int(master.url.rsplit(":", 1)[1]))
+
+    def promote(self) -> None:
+        for shard in self.shards:
+            shard.promote()
+
+
+@dataclass
 class SimulatedElastiCache:
     group_id: str = GROUP
     engine_version: str = "8.2"
@@ -73,7 +103,8 @@ class SimulatedElastiCache:
     databases: int = 16  # what a custom parameter group sets
     status: str = "available"
     settle_polls: int = 1  # DescribeReplicationGroups answers spent in `modifying` before a transition
-    data_plane: LoopbackReplication | None = None
+    data_plane: LoopbackReplication | ClusterLoopback | None = None
+    shards: int = 1  # > 1: a cluster-mode-enabled group of as many node groups (slots spread evenly)
     # Planted faults: the next start / complete / test fails with this event text.
     start_failure: str | None = None
     complete_failure: str | None = None
@@ -96,7 +127,43 @@ class SimulatedElastiCache:
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]
 
+    def members(self) -> list[list[str]]:
+        """Member cluster ids per node group, the primary first."""
+        if self.shards == 1:
+            return [list(MEMBERS)]
+        return [[f"{self.group_id}-{i:04d}-{j:03d}" for j in (1, 2)] for i in range(1, self.shards + 1)]
+
     def group(self) -> dict[str, Any]:
+        if self.shards > 1:
+            return {**self._single_group(), **self._cluster_shape(), **self.group_overrides}
+        return self._single_group()
+
+    def _cluster_shape(self) -> dict[str, Any]:
+        from migrator.local.cluster import slot_ranges
+
+        node_groups = [
+            {
+                "NodeGroupId": f"{i + 1:04d}",
+                "Status": "available",
+                "Slots": f"{start}-{end}",
+                # Cluster mode names no role: each shard's primary is the one that reports its link.
+                "NodeGroupMembers": [{"CacheClusterId": member, "CacheNodeId": "0001"} for member in members],
+            }
+            for i, ((start, end), members) in enumerate(
+                zip(slot_ranges(self.shards), self.members(), strict=True)
+            )
+        ]
+        return {
+            "ClusterEnabled": True,
+            "MemberClusters": [member for members in self.members() for member in members],
+            "NodeGroups": node_groups,
+            "ConfigurationEndpoint": {
+                "Address": f"clustercfg.{self.group_id}.example.cache.amazonaws.com",
+                "Port": 6379,
+            },
+        }
+
+    def _single_group(self) -> dict[str, Any]:
         return {
             "ReplicationGroupId": self.group_id,
             "Status": self.status,
@@ -240,7 +307,7 @@ class SimulatedElastiCache:
             values = (
                 [health]
                 if metric["MetricName"] == "PrimaryLinkHealthStatus"
-                and member == MEMBERS[0]
+                and member in [members[0] for members in self.members()]
                 and health is not None
                 else []
             )

@@ -153,6 +153,17 @@ def primary_cluster(group: dict[str, Any]) -> str | None:
     return members[0] if members else None
 
 
+def shard_members(group: dict[str, Any]) -> list[list[str]]:
+    """Each shard's member clusters; cluster mode disabled: its primary alone (the one that replicates)."""
+    if not group.get("ClusterEnabled"):
+        primary = primary_cluster(group)
+        return [[primary]] if primary else []
+    return [
+        [m["CacheClusterId"] for m in node_group.get("NodeGroupMembers") or [] if m.get("CacheClusterId")]
+        for node_group in group.get("NodeGroups") or []
+    ]
+
+
 def looks_failed(message: str) -> bool:
     text = message.lower()
     return any(word in text for word in ("fail", "error", "unable", "could not", "cannot", "rollback"))

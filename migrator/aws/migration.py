@@ -12,7 +12,14 @@ import time
 from typing import Any
 
 from migrator.aws import preflight as aws_preflight
-from migrator.aws.elasticache import ReplicationGroup, about_migration, looks_failed, now, primary_cluster
+from migrator.aws.elasticache import (
+    ReplicationGroup,
+    about_migration,
+    looks_failed,
+    now,
+    primary_cluster,
+    shard_members,
+)
 from migrator.aws.outputs import ModuleOutputs
 from migrator.aws.tunnel import tunnel_bridge_url, tunnel_urls
 from migrator.errors import Code, MigratorError
@@ -55,6 +62,10 @@ class AwsBackend:
         state = self.workspace.load() or self.state
         urls = tunnel_urls(state)
         if urls is None:
+            return None
+        if self.outputs.cluster:
+            # One forward per side reaches one shard: watching it alone would pass the others unchecked, so
+            # a cluster has no data plane until the tunnel forwards every node (the service's checks stand).
             return None
         bridge = tunnel_bridge_url(state) if state.bridged else None
         return DataPlane.single(urls[0], urls[1], via="tunnel", bridge_url=bridge)
@@ -209,13 +220,21 @@ class AwsBackend:
             time.sleep(POLL_SECONDS)
 
     def link_without_data_plane(self) -> LinkStatus | None:
-        """PrimaryLinkHealthStatus on the primary (1 up, 0 down), when CloudWatch has a recent value."""
+        """PrimaryLinkHealthStatus (1 up, 0 down) of every shard's primary, when CloudWatch has recent values.
+
+        Up only when every shard's is; a shard with no value yet leaves the link unknown.
+        """
         group = self.group.latest()
-        primary = primary_cluster(group)
-        if primary is None:
+        shards = shard_members(group)
+        if not shards:
             return None
-        health = self.group.metrics([primary]).get(primary, {}).get("PrimaryLinkHealthStatus")
-        if health is None:
+        metrics = self.group.metrics([member for members in shards for member in members])
+        # Only a shard's primary reports the metric (cluster mode names no role): take what its members say.
+        health = [
+            max((metrics.get(m, {}).get("PrimaryLinkHealthStatus", -1.0) for m in members), default=-1.0)
+            for members in shards
+        ]
+        if min(health) < 0:
             return None
         # ReplicationLag (seconds) stays in details.metrics: LinkStatus.lag_bytes means bytes.
-        return LinkStatus(master_link_status="up" if health >= 1 else "down")
+        return LinkStatus(master_link_status="up" if min(health) >= 1 else "down")

@@ -46,6 +46,16 @@ class ModuleOutputs:
         return int(port) if port else None
 
     @property
+    def cluster(self) -> bool:
+        """The module built a cluster-mode target and a source Redis Cluster (valkey_num_node_groups > 1)."""
+        return bool(self.get("valkey_cluster_mode_enabled") or self.get("redis_cluster_enabled"))
+
+    @property
+    def source_node_ports(self) -> list[int]:
+        """Every source process on the host: one port, or one per cluster master."""
+        return [int(port) for port in self.get("redis_node_ports", [])] or [self.source_port]
+
+    @property
     def target_host(self) -> str | None:
         return self.get("valkey_primary_endpoint")
 

@@ -9,7 +9,8 @@ from migrator.aws.elasticache import ReplicationGroup
 from migrator.errors import Code, MigratorError
 from migrator.lifecycle.protocol import TargetView
 from migrator.lifecycle.results import FAIL, OK, Check
-from migrator.preflight import ServerFacts
+from migrator.preflight import ClusterFacts, ServerFacts
+from migrator.topology import SLOTS, ClusterNode
 
 RESERVED_MEMORY = 0.25  # default reserved-memory-percent: maxmemory is 75% of the node's memory
 
@@ -35,8 +36,35 @@ def describe_target(group_api: ReplicationGroup, target_url: str | None) -> Targ
         cluster_enabled=bool(group.get("ClusterEnabled")),
         role="primary",
         protected_mode=None,
+        cluster=cluster_facts(group) if group.get("ClusterEnabled") else None,
     )
     return TargetView(group_checks(group), facts)
+
+
+def cluster_facts(group: dict[str, Any]) -> ClusterFacts:
+    """A cluster-mode group's shards as the pair rules need them: each node group and the slots it serves."""
+    shards = [
+        ClusterNode(
+            url=f"nodegroup:{node_group.get('NodeGroupId', '?')}",
+            role="master",
+            slots=node_group_slots(node_group.get("Slots", "")),
+            node_id=str(node_group.get("NodeGroupId", "")),
+            master_id=None,
+        )
+        for node_group in group.get("NodeGroups") or []
+    ]
+    assigned = sum(shard.slot_count for shard in shards)
+    return ClusterFacts(shards, "ok" if assigned == SLOTS else "fail", assigned)
+
+
+def node_group_slots(text: str) -> list[list[int]]:
+    """A node group's `Slots` ("0-5460", or comma-separated ranges) as [[start, end], ...]."""
+    spans = []
+    for part in text.replace(" ", "").split(","):
+        if part:
+            start, _, end = part.partition("-")
+            spans.append([int(start), int(end or start)])
+    return spans
 
 
 def _capacity(group: dict[str, Any], target_url: str | None) -> int:
