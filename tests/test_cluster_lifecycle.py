@@ -20,6 +20,7 @@ from tests.cluster_rehearsal import ClusterRehearsal, assert_a_working_cluster, 
 from tests.conftest import CliResult
 from tests.rehearsal import assert_acked_writes_on, live_writes, our_processes, wait_for
 from tests.tcp_proxy import TcpProxy
+from tests.test_json_shapes import assert_golden
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +59,7 @@ def test_life_cycle_under_live_writes_loses_no_acknowledged_write(rehearsal: Clu
     assert all(keys > 1500 for keys in env.keys("source"))  # routed by slot, spread over every master
 
     preflight = env.json("migrate", "preflight")
+    assert_golden("preflight", preflight)  # a cluster's documents keep the 1-shard pair's shapes
     rows = {row["name"]: row["status"] for row in preflight["checks"]}
     for name in ("cluster_mode", "shard_count", "slot_layout", "source_cluster_state", "source_slots_moving",
                  "source_masters", "databases"):  # fmt: skip
@@ -66,6 +68,7 @@ def test_life_cycle_under_live_writes_loses_no_acknowledged_write(rehearsal: Clu
     with live_writes(env.url_of("source-0"), rate=300) as writer:
         wait_for(lambda: writer.ledger.acked > 50, 10, "live writes before the start")
         started = env.json("migrate", "start", "--wait")
+        assert_golden("start", started)
         assert (started["state"], started["waited"], started["link"]["master_link_status"]) == (
             "migrating",
             True,
@@ -77,6 +80,7 @@ def test_life_cycle_under_live_writes_loses_no_acknowledged_write(rehearsal: Clu
         with pytest.raises(redis.ReadOnlyError):
             env.node("target-1").set("client-write", "1")
         status = env.wait_shards_up()
+        assert_golden("migrate-status", status)
         assert [s["name"] for s in status["shards"]] == ["0001", "0002", "0003"]
         assert [s["slots"] for s in status["shards"]] == ranges
         assert all(s["link"]["target_offset"] is not None for s in status["shards"])
