@@ -354,8 +354,15 @@ def refuse_same_server(source_url: str, target_url: str) -> None:
 
 def pair_checks(source: ServerFacts, target: ServerFacts) -> list[Check]:
     """The rows about the pair, from each side's facts (however each backend learned them)."""
+    rdb = rdb_format_check(source, target)
+    if source.cluster_enabled and rdb.status == FAIL:
+        # The bridge is the 1-shard pair's (one Valkey 9 replica of one source): a cluster has none.
+        rdb.fix = (
+            "run a source whose RDB the target loads (Redis <= 7.2; locally `up --shards N "
+            "--source-version 7.0`): the Valkey 9 bridge serves the 1-shard pair only"
+        )
     return [
-        rdb_format_check(source, target),
+        rdb,
         *topology_checks(source, target),
         cluster_databases_check(source)
         if source.cluster_enabled and target.cluster_enabled
