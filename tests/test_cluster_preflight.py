@@ -15,8 +15,6 @@ from tests.cluster_rehearsal import ClusterRehearsal
 from tests.conftest import CliResult
 from tests.servers import ServerProcess, matrix_binary
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture
 def env(cli: Callable[..., CliResult], tmp_path: Path) -> Iterator[ClusterRehearsal]:
@@ -43,6 +41,7 @@ def _refused_and_unchanged(env: ClusterRehearsal) -> None:
     assert all(env.replicating_from(name) is None for name in env.names("target"))
 
 
+@pytest.mark.slow
 def test_source_faults_fail_their_rows_and_refuse_the_start(env: ClusterRehearsal) -> None:
     assert all(row["status"] == "ok" for row in _rows(env, expect=0).values())
     source0, source1 = env.node("source-0"), env.node("source-1")
@@ -81,6 +80,7 @@ def test_source_faults_fail_their_rows_and_refuse_the_start(env: ClusterRehearsa
     assert rows["source_database"]["status"] == "fail"
 
 
+@pytest.mark.slow
 def test_shard_count_and_mode_mismatches_fail(
     env: ClusterRehearsal, tmp_path: Path, server_factory: Callable[..., ServerProcess]
 ) -> None:
@@ -104,6 +104,7 @@ def test_shard_count_and_mode_mismatches_fail(
     )
 
 
+@pytest.mark.slow
 def test_a_source_resharded_under_the_migration_is_not_cut_over(env: ClusterRehearsal) -> None:
     env.json("load", "--keys", "1000")
     env.json("migrate", "start", "--wait")
@@ -114,3 +115,48 @@ def test_a_source_resharded_under_the_migration_is_not_cut_over(env: ClusterRehe
         env.node(name).execute_command("CLUSTER SETSLOT", empty, "NODE", _node_id(env, "source-1"))
     assert env.error_code("migrate", "complete", "--pause-writes") == Code.SLOT_LAYOUT_CHANGED
     assert env.status()["state"] == "migrating"
+
+
+# ---- the rules on facts alone (no servers): what each backend's facts lead to ---------------------------
+def _facts(engine: str, version: str, layout: list[list[list[int]]] | None, **extra: Any) -> Any:
+    from migrator.preflight import ClusterFacts, ServerFacts
+    from migrator.topology import ClusterNode
+
+    nodes = [ClusterNode(f"redis://10.0.0.{i}:6379", "master", slots, f"id{i}", None)
+             for i, slots in enumerate(layout or [])]  # fmt: skip
+    return ServerFacts(
+        url="redis://10.0.0.1:6379", engine=engine, version=version, rdb_version=None, used_memory=0,
+        maxmemory=0, databases=16, cluster_enabled=layout is not None, role="master", protected_mode="no",
+        cluster=ClusterFacts(nodes, "ok", cluster.SLOTS) if layout is not None else None, **extra,
+    )  # fmt: skip
+
+
+EVEN = [[list(r)] for r in cluster.slot_ranges(3)]
+
+
+@pytest.mark.parametrize(
+    ("source_layout", "target_layout", "failing"),
+    [
+        (EVEN, EVEN, None),
+        (EVEN, [[list(r)] for r in cluster.slot_ranges(2)], "shard_count"),
+        (EVEN, [[[0, 5459]], [[5460, 10922]], [[10923, 16383]]], "slot_layout"),
+        (EVEN, None, "cluster_mode"),
+        (None, EVEN, "cluster_mode"),
+    ],
+    ids=["same", "fewer-shards", "other-layout", "standalone-target", "standalone-source"],
+)
+def test_the_topology_rows(source_layout: Any, target_layout: Any, failing: str | None) -> None:
+    from migrator.preflight import pair_checks
+
+    rows = pair_checks(_facts("redis", "7.0.15", source_layout), _facts("valkey", "8.0.1", target_layout))
+    assert [row.name for row in rows if row.status == "fail"] == ([failing] if failing else [])
+
+
+def test_a_cluster_needs_every_key_in_database_0_and_gets_no_bridge_fix() -> None:
+    from migrator.preflight import pair_checks
+
+    source = _facts("redis", "7.4.1", EVEN, databases_with_keys=(0, 3))
+    rows = {row.name: row for row in pair_checks(source, _facts("valkey", "8.0.1", EVEN))}
+    assert rows["databases"].status == "fail" and "database(s) 3" in rows["databases"].detail
+    assert rows["rdb_format"].status == "fail" and "--bridge" not in rows["rdb_format"].fix
+    assert "Redis <= 7.2" in rows["rdb_format"].fix
