@@ -42,6 +42,14 @@ def _show_verify(report: Any, console: Any) -> None:
         rows = [[m.db, m.key, m.kind, m.detail] for m in report.mismatches]
         title = "differences" + (" (first ones only)" if report.mismatches_truncated else "")
         console.print(render.table(title, ["db", "key", "kind", "detail"], rows))
+    if report.shards:
+        rows = [
+            [s.name, f"{s.source} → {s.target}", s.keys_checked, f"{s.keys_per_s:.0f}", s.missing_on_target,
+             s.extra_on_target, s.value_mismatch, s.ttl_mismatch]
+            for s in report.shards
+        ]  # fmt: skip
+        columns = ["shard", "nodes", "keys", "keys/s", "missing", "extra", "value", "TTL"]
+        console.print(render.table("shards", columns, rows))
     console.print(
         f"{'[green]ok' if report.ok else '[red]DIFFERENCES'}[/] {report.source} → {report.target}: "
         f"{report.keys_checked} keys checked in {report.duration_s}s ({report.keys_per_s:.0f} keys/s), "
@@ -173,13 +181,17 @@ def register(app: typer.Typer, migrate_app: typer.Typer) -> None:
         """Compare every key, both directions, values by type and TTLs (exit 1 on differences)."""
         from migrator.verify import verify as verify_data
 
+        target_map = None
         if source is None or target is None:
             default_source, default_target = _endpoints(ctx)
+            if target is None:  # the workspace's: a cluster's shards are known even while they replicate
+                target_map = _target_shards(ctx, default_source, default_target)[1]
             source, target = source or default_source, target or default_target
         with render.progress("verifying keys") as advance:
             report = verify_data(
                 source,
                 target,
+                target_map=target_map,
                 dbs=_dbs(dbs),
                 rounds=rounds,
                 ttl_tolerance_ms=ttl_tolerance,

@@ -20,6 +20,24 @@ class Mismatch:
 
 
 @dataclass
+class ShardCounts:
+    """One shard of a cluster: its pair of nodes, its slots and its counts (`VerifyReport.shards`)."""
+
+    name: str
+    source: str
+    target: str
+    slots: list[list[int]]
+    ok: bool
+    keys_checked: int
+    missing_on_target: int
+    extra_on_target: int
+    value_mismatch: int
+    ttl_mismatch: int
+    duration_s: float
+    keys_per_s: float
+
+
+@dataclass
 class VerifyReport:
     """Field order and names are fixed by SPEC.md (`migrate verify --output json`)."""
 
@@ -39,6 +57,8 @@ class VerifyReport:
     rounds_run: int = 1
     sample: float | None = None
     mismatches_truncated: bool = False
+    # Clusters: each shard's counts (the totals above add them up); empty for a single pair.
+    shards: list[ShardCounts] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.ok:
