@@ -152,3 +152,40 @@ def test_wrong_shard_options_are_refused_before_anything_starts(rehearsal: Clust
     assert env.error_code("up", "--shards", "3", "--source-port", "7000") == Code.INVALID_VALUE
     assert env.error_code("up", "--shards", "3", "--target", "aws", "--auto-approve") == Code.INVALID_VALUE
     assert not env.workspace.joinpath("state.json").exists()  # and the fixture finds no process left
+
+
+def test_a_promotion_that_fails_halfway_puts_every_shard_back_to_replicating(
+    rehearsal: ClusterRehearsal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from migrator.errors import MigratorError
+    from migrator.local import processes
+
+    env = rehearsal
+    env.up()
+    env.json("load", "--keys", "2000")
+    env.json("migrate", "start", "--wait")
+    real_start, failed = processes.start, []
+
+    def start(spec: processes.ServerSpec) -> int:
+        # target-1 cannot come back into cluster mode, once: the others already have by then.
+        if spec.cluster_port is not None and spec.workdir.name == "target-1" and not failed:
+            failed.append(spec)
+            raise MigratorError(
+                "target (valkey-server) did not start", "see its log", Code.SERVER_START_FAILED
+            )
+        return real_start(spec)
+
+    with live_writes(env.url_of("source-0"), rate=200) as writer:
+        wait_for(lambda: writer.ledger.acked > 100, 10, "live writes")
+        monkeypatch.setattr(processes, "start", start)
+        refused = env.run("migrate", "complete", "--pause-writes", "-o", "json", expect=2).json
+        assert refused["error"]["code"] == Code.COMPLETE_FAILED and failed
+        assert "every target node replicates its source master again" in refused["error"]["message"]
+        assert env.status()["state"] == "migrating"
+        for source, target in zip(env.names("source"), env.names("target"), strict=True):
+            assert env.replicating_from(target) == env.port(source)
+        env.wait_shards_up()
+        done = env.json("migrate", "complete", "--pause-writes", "--no-verify")
+    assert done["source_fenced"] is True
+    assert_acked_writes_on(writer.ledger, env.url_of("target-0"))  # including what was written in between
+    _shard_keys_equal(env)

@@ -154,11 +154,16 @@ def _restart(environment: ClusterEnvironment, workspace: Workspace, state: State
         nodes = state.nodes(role)
         if any(name in restarted for name, _ in nodes) and not any(r.standalone for _, r in nodes):
             cluster.wait_ok([node_url(record) for _, record in nodes])
-    standalone = [name for name, record in state.nodes("target") if record.standalone]
-    if state.migration_state == "migrating":
-        cluster_nodes.reattach(state, [name for name in standalone if name in restarted])
+    targets = state.nodes("target")
+    standalone = [name for name, record in targets if record.standalone]
+    if state.migration_state == "migrating" and 0 < len(standalone) < len(targets):
+        # A cut-over interrupted halfway (some nodes back in cluster mode): every node replicates again,
+        # so nothing written to the source since is lost; `complete` can run again.
+        state = cluster_nodes.follow(workspace, [name for name, _ in targets], undo=False)
+    elif state.migration_state == "migrating":
+        cluster_nodes.reattach(state, standalone)  # REPLICAOF again is a no-op for a node still attached
     elif standalone:
-        # A cut-over interrupted between promotion and the return into cluster mode: finish it.
+        # The cut-over was recorded done, but a node did not come back into cluster mode: finish it.
         cluster_nodes.rejoin(workspace, standalone)
     if restarted:
         names = ", ".join(sorted(restarted))

@@ -168,7 +168,7 @@ class ClusterBackend:
     def promote(self, force: bool) -> None:
         moved = [name for name, record in self._targets() if record.standalone]
         try:
-            rejoined = cluster_nodes.rejoin(self.workspace, moved)
+            rejoined = cluster_nodes.rejoin(self.workspace, moved, undo=True)
         except MigratorError as err:
             code = err.code if err.code == Code.KEYS_DROPPED_ON_LOAD else Code.COMPLETE_FAILED
             raise MigratorError(f"promotion failed: {err.message}", err.hint, code) from None

@@ -24,6 +24,7 @@ from migrator.errors import Code, MigratorError
 from migrator.local import cluster, processes
 from migrator.local.processes import LOOPBACK, ServerSpec
 from migrator.state import ServerRecord, State, Workspace
+from migrator.topology import cluster_enabled
 
 ROLES = ("source", "target")
 HANDOFF = "dump.rdb"  # the snapshot a target node saves to carry its data back into cluster mode
@@ -115,10 +116,11 @@ def _replicate(record: ServerRecord, master: ServerRecord) -> None:
         client.close()
 
 
-def follow(workspace: Workspace, names: list[str]) -> State:
-    """Each target node leaves cluster mode and replicates the source master of its slots.
+def follow(workspace: Workspace, names: list[str], undo: bool = True) -> State:
+    """Each target node leaves cluster mode (if in it) and replicates the source master of its slots.
 
-    On a failure the nodes already moved come back (empty) into their cluster, and the error is raised.
+    With `undo`, on a failure the nodes already moved come back (empty) into their cluster, and the error
+    is raised.
     """
     state = workspace.require()
     masters = {target: state.servers[source] for target, source in pairing(state)}
@@ -138,8 +140,9 @@ def follow(workspace: Workspace, names: list[str]) -> State:
         each(one, names)
     except MigratorError:
         _record(workspace, moved)
-        with contextlib.suppress(MigratorError):
-            rejoin(workspace, list(moved), keep_data=False)
+        if undo:
+            with contextlib.suppress(MigratorError):
+                rejoin(workspace, list(moved), keep_data=False)
         raise
     return _record(workspace, moved)
 
@@ -168,14 +171,45 @@ class Rejoined:
         )
 
 
-def rejoin(workspace: Workspace, names: list[str], keep_data: bool = True) -> Rejoined:
-    """Standalone target nodes stop replicating and come back into their cluster, with their data or empty."""
+def rejoin(workspace: Workspace, names: list[str], keep_data: bool = True, undo: bool = False) -> Rejoined:
+    """Standalone target nodes stop replicating and come back into their cluster, with their data or empty.
+
+    Each node's mode is recorded the moment it changes, so a failure halfway leaves a true record (a node
+    found in cluster mode already is only recorded so). With `undo`, a failure once nodes have stopped
+    following puts every target node back to replicating its source master before the error is raised:
+    half a cluster promoted would take writes for some shards while the others' sources still do.
+    """
+    try:
+        return _rejoin(workspace, names, keep_data)
+    except MigratorError as err:
+        if not undo:
+            raise
+        try:
+            follow(workspace, [name for name, _ in workspace.require().nodes("target")], undo=False)
+        except MigratorError as again:
+            raise MigratorError(
+                f"{err.message}; putting the target nodes back to replicating failed too: {again.message}",
+                "`migrator up` restarts what is down; then `migrator migrate complete` again",
+                err.code,
+            ) from None
+        raise MigratorError(
+            f"{err.message}; every target node replicates its source master again",
+            "fix the cause (see the target nodes' logs) and run `migrator migrate complete` again",
+            err.code,
+        ) from None
+
+
+def _rejoin(workspace: Workspace, names: list[str], keep_data: bool) -> Rejoined:
     state = workspace.require()
     records = {name: state.servers[name] for name in names}
     began = time.monotonic()
     clients = {name: connect(node_url(record), "target") for name, record in records.items()}
     keys: dict[str, int] = {}
     try:
+        back = [name for name, client in clients.items() if cluster_enabled(client)]
+        _record(workspace, {name: dataclasses.replace(records.pop(name), standalone=False) for name in back})
+        for name in back:
+            clients.pop(name).close()
         for client in clients.values():
             # No client write may land in the hand-off (a master with no replica refuses it: NOREPLICAS);
             # then every shard stops following at the offset the cut-over waited for.
@@ -188,25 +222,29 @@ def rejoin(workspace: Workspace, names: list[str], keep_data: bool = True) -> Re
         for client in clients.values():
             client.close()
     saved = time.monotonic()
+    logged = {name: _log_size(workspace, name, record) for name, record in records.items()}
 
-    def restart(name: str) -> ServerRecord:
+    def restart(name: str) -> None:
         record = records[name]
         processes.stop(record.pid, node_spec(workspace, name, record))
-        clustered = dataclasses.replace(record, standalone=False)
+        clustered = dataclasses.replace(record, standalone=False, pid=None)
         spec = node_spec(workspace, name, clustered)
         if not keep_data:
             (spec.workdir / HANDOFF).unlink(missing_ok=True)
-        clustered.pid = processes.start(spec)
-        return clustered
+        try:
+            clustered.pid = processes.start(spec)
+        finally:
+            # Stopped is recorded too: `up` restarts it in cluster mode, from the hand-off it saved.
+            _record(workspace, {name: clustered if clustered.pid else dataclasses.replace(record, pid=None)})
 
-    restarted = dict(zip(names, each(restart, names), strict=True))
-    state = _record(workspace, restarted)
+    each(restart, list(records))
     started = time.monotonic()
+    state = workspace.require()
     cluster.wait_ok(urls(state, "target"))
     ready = time.monotonic()
     if keep_data:
-        _check_nothing_dropped(workspace, state, keys)
-    for name in names:  # loaded: a later restart must not resurrect the cut-over's data
+        _check_nothing_dropped(workspace, state, keys, logged)
+    for name in records:  # loaded: a later restart must not resurrect the cut-over's data
         (workspace.server_dir(name) / HANDOFF).unlink(missing_ok=True)
     return Rejoined(
         round(ready - began, 3),
@@ -217,7 +255,17 @@ def rejoin(workspace: Workspace, names: list[str], keep_data: bool = True) -> Re
     )
 
 
-def _check_nothing_dropped(workspace: Workspace, state: State, before: dict[str, int]) -> None:
+def _log_size(workspace: Workspace, name: str, record: ServerRecord) -> int:
+    try:
+        return node_spec(workspace, name, record).logfile.stat().st_size
+    except OSError:
+        return 0
+
+
+def _check_nothing_dropped(
+    workspace: Workspace, state: State, before: dict[str, int], logged: dict[str, int]
+) -> None:
+    """A node with fewer keys than it saved, whose log says it deleted keys on load, lost them."""
     for name, count in before.items():
         record = state.servers[name]
         client = connect(node_url(record), "target")
@@ -226,7 +274,10 @@ def _check_nothing_dropped(workspace: Workspace, state: State, before: dict[str,
         finally:
             client.close()
         log = node_spec(workspace, name, record).logfile
-        if now < count and DROPPED_ON_LOAD in log.read_text(errors="replace"):
+        with log.open("rb") as text:
+            text.seek(logged.get(name, 0))
+            since_restart = text.read().decode(errors="replace")
+        if now < count and DROPPED_ON_LOAD in since_restart:
             raise MigratorError(
                 f"{name} deleted {count - now} of its {count} keys on load: they belong to slots its "
                 "nodes.conf gives to another node",
