@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import replace
 
 from migrator.endpoints import connect
 from migrator.errors import MigratorError
@@ -73,11 +74,13 @@ def start(workspace: Workspace, source_port: int) -> ServerRecord:
         record = ServerRecord(
             ROLE, found, processes.free_port(taken=taken), version=binary_identity(found)[1]
         )
-    if not processes.is_ours(record.pid, spec_for(workspace, record)):
-        record.pid = processes.start(spec_for(workspace, record))
+    spec = spec_for(workspace, record)
+    if not processes.is_ours(record.pid, spec):
+        # A replica from its first moment: an empty primary, even briefly, is one its target could sync from.
+        record.pid = processes.start(replace(spec, settings={"replicaof": (LOOPBACK, str(source_port))}))
     client = connect(server_url(_with(state, record), ROLE), ROLE)
     try:
-        client.replicaof(LOOPBACK, source_port)
+        client.replicaof(LOOPBACK, source_port)  # one running already may be detached, or follow another
     finally:
         client.close()
     workspace.update(lambda current: current.servers.__setitem__(ROLE, record))

@@ -1,0 +1,189 @@
+"""The bridge on AWS: StartMigration names the bridge port, the tunnel forwards it, complete detaches it.
+
+The simulated ElastiCache (botocore's real model) replicates whatever CustomerNodeEndpointList names; here
+the Redis host is a real Redis 7.4 (the seed's), its bridge a real Valkey 9.1 replicating it as the module's
+systemd unit does, and ElastiCache's primary a real Valkey 8.1 (what "8.2" runs), all reached through the
+recorded tunnel's ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from migrator.aws import migration, tunnel
+from migrator.local import matrix
+from migrator.state import State, Workspace
+from tests.aws_sim import LoopbackReplication, SimulatedElastiCache, install, tunnelled_workspace
+from tests.conftest import CliResult
+from tests.fake_terraform.fixtures import OUTPUT_VALUES
+from tests.servers import ServerProcess, matrix_binary, replicate
+
+HOST = "10.0.2.15"  # redis_private_ip in the fake module outputs
+BRIDGE_PORT = int(OUTPUT_VALUES["bridge_port"])  # 6380: the module's bridge on the Redis host
+
+
+def _server(tmp_path: Path, name: str, engine: str, version: str, role: str = "test") -> ServerProcess:
+    return ServerProcess(matrix_binary(engine, version), tmp_path / name, role=role).start()
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[dict[str, ServerProcess]]:
+    started = {
+        "source": _server(tmp_path, "redis", "redis", "7.4"),
+        "bridge": _server(tmp_path, "bridge", *matrix.BRIDGE, role="bridge"),
+        "target": _server(tmp_path, "valkey", "valkey", "8.1"),
+    }
+    try:
+        started["source"].client().mset({f"k{i}": i for i in range(500)})
+        replicate(started["bridge"], started["source"])  # as the systemd unit does at boot
+        yield started
+    finally:
+        for server in started.values():
+            server.stop()
+
+
+@pytest.fixture
+def service(monkeypatch: pytest.MonkeyPatch, servers: dict[str, ServerProcess]) -> SimulatedElastiCache:
+    plane = LoopbackReplication(
+        servers["target"].port,
+        {(HOST, 6379): servers["source"].port, (HOST, BRIDGE_PORT): servers["bridge"].port},
+    )
+    return install(monkeypatch, SimulatedElastiCache(engine_version="8.2", data_plane=plane))
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, servers: dict[str, ServerProcess]) -> Workspace:
+    """As `up --target aws` + `migrator tunnel` leave it; the tunnel also forwards the bridge."""
+    monkeypatch.setattr(migration, "POLL_SECONDS", 0.01)
+    workspace = tunnelled_workspace(tmp_path / ".migrator", servers["source"].port, servers["target"].port)
+
+    def forward_bridge(state: State) -> None:
+        assert state.aws.tunnel is not None
+        state.aws.tunnel.bridge_port = servers["bridge"].port
+        # On the host the bridge reaches Redis at 127.0.0.1:<redis_port>; here that is the real source.
+        state.aws.outputs["redis_port"] = servers["source"].port
+
+    workspace.update(forward_bridge)
+    return workspace
+
+
+def _starts(service: SimulatedElastiCache) -> list[dict[str, Any]]:
+    return [params for name, params in service.calls if name == "StartMigration"]
+
+
+def _role(server: ServerProcess) -> str:
+    return server.client().info("replication")["role"]
+
+
+def test_the_tunnel_forwards_the_bridge_port(tmp_path: Path) -> None:
+    spec = tunnel.build(
+        OUTPUT_VALUES,
+        "us-east-1",
+        ssh="/usr/bin/ssh",
+        aws="/usr/bin/aws",
+        key_file=tmp_path / "key",
+        known_hosts=tmp_path / "known_hosts",
+        local_port=16379,
+    )
+    assert spec.bridge_port == 16381 and spec.local_ports == [16379, 16380, 16381]
+    forwards = [spec.argv[i + 1] for i, arg in enumerate(spec.argv) if arg == "-L"]
+    assert forwards[-1] == f"127.0.0.1:16381:127.0.0.1:{BRIDGE_PORT}"
+    without = {name: value for name, value in OUTPUT_VALUES.items() if name != "bridge_port"}
+    plain = tunnel.build(without, "us-east-1", ssh="s", aws="a", key_file=tmp_path / "k",
+                         known_hosts=tmp_path / "h", local_port=16379)  # fmt: skip
+    assert plain.bridge_port is None and plain.argv.count("-L") == 2
+
+
+def test_direct_start_is_refused_and_bridged_start_names_the_bridge_port(
+    cli: Callable[..., CliResult],
+    ws: Workspace,
+    service: SimulatedElastiCache,
+    servers: dict[str, ServerProcess],
+) -> None:
+    preflight = cli("migrate", "preflight", "-o", "json")
+    rdb = {c["name"]: c for c in preflight.json["checks"]}["rdb_format"]
+    assert preflight.exit_code == 1 and rdb["status"] == "fail" and "--bridge" in rdb["fix"], rdb
+    refused = cli("migrate", "start", "--wait", "-o", "json")
+    assert refused.exit_code == 2 and refused.json["error"]["code"] == "PreflightFailed"
+    assert _starts(service) == []
+
+    bridged = cli("migrate", "preflight", "--bridge", "-o", "json")
+    assert bridged.exit_code == 0, bridged
+    started = cli("migrate", "start", "--bridge", "--wait", "--timeout", "30", "-o", "json")
+    assert started.exit_code == 0, started
+    assert _starts(service) == [
+        {
+            "ReplicationGroupId": "migrator",
+            "CustomerNodeEndpointList": [{"Address": HOST, "Port": BRIDGE_PORT}],
+        }
+    ]
+    assert started.json["bridge"]["master_link_status"] == "up"
+    status = cli("migrate", "status", "-o", "json").json
+    assert status["bridge"]["master_link_status"] == "up" and status["link"]["lag_bytes"] == 0
+    assert status["details"]["source_endpoint"] == f"{HOST}:{BRIDGE_PORT}"
+    assert servers["target"].client().dbsize() == 500
+
+
+def test_complete_detaches_the_bridge_through_the_tunnel_before_the_fence(
+    cli: Callable[..., CliResult],
+    ws: Workspace,
+    service: SimulatedElastiCache,
+    servers: dict[str, ServerProcess],
+) -> None:
+    assert cli("migrate", "start", "--bridge", "--wait", "--timeout", "30").exit_code == 0
+    servers["source"].client().set("late", "write")
+    done = cli("migrate", "complete", "--pause-writes", "-o", "json")
+    assert done.exit_code == 0, done
+    document = done.json
+    assert document["caught_up"] and document["bridged"] and document["source_fenced"] is True, document
+    assert document["verify"]["ok"] and "CompleteMigration" in service.names()
+    bridge = servers["bridge"]
+    assert _role(bridge) == "master"  # detached …
+    conf = bridge.spec.conf.read_text()
+    assert "replicaof" not in conf and "rdb-version-check relaxed" in conf  # … and so it stays
+    assert servers["source"].client().info("replication")["connected_slaves"] == 0
+    assert servers["target"].client().get("late") == b"write"
+
+
+def test_a_bridge_left_detached_by_an_earlier_cut_over_is_attached_again(
+    cli: Callable[..., CliResult],
+    ws: Workspace,
+    service: SimulatedElastiCache,
+    servers: dict[str, ServerProcess],
+) -> None:
+    bridge = servers["bridge"]
+    bridge.client().replicaof("NO", "ONE")
+    bridge.client().set("stale", "from the last migration")
+    servers["source"].client().set("fresh", "1")
+    assert cli("migrate", "start", "--bridge", "--wait", "--timeout", "30").exit_code == 0
+    assert _role(bridge) == "slave"
+    target = servers["target"].client()
+    assert target.get("fresh") == b"1" and target.get("stale") is None
+
+
+def test_without_the_bridge_forward_a_bridged_start_and_complete_are_refused(
+    cli: Callable[..., CliResult],
+    ws: Workspace,
+    service: SimulatedElastiCache,
+    servers: dict[str, ServerProcess],
+) -> None:
+    def drop_forward(state: State) -> None:
+        assert state.aws.tunnel is not None
+        state.aws.tunnel.bridge_port = None
+
+    saved = ws.require().aws.tunnel.bridge_port  # type: ignore[union-attr]
+    ws.update(drop_forward)
+    refused = cli("migrate", "start", "--bridge", "--wait", "-o", "json")
+    assert refused.exit_code == 2 and refused.json["error"]["code"] == "DataPlaneRequired", refused
+    assert _starts(service) == [] and ws.require().migration_state == "available"
+
+    ws.update(lambda state: setattr(state.aws.tunnel, "bridge_port", saved))
+    assert cli("migrate", "start", "--bridge", "--wait", "--timeout", "30").exit_code == 0
+    ws.update(drop_forward)  # a tunnel reopened without the bridge's forward
+    refused = cli("migrate", "complete", "--pause-writes", "-o", "json")
+    assert refused.exit_code == 2 and refused.json["error"]["code"] == "DataPlaneRequired", refused
+    assert "CompleteMigration" not in service.names() and _role(servers["bridge"]) == "slave"
