@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install servers demo test test-python test-terraform bench lint format clean
+.PHONY: install servers demo demo-seed test test-python test-terraform bench lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ install: $(STAMP) servers
 
 demo: install
 	$(BIN)/python examples/rehearsal.py
+
+# The architecture's pair: Redis 7.4 → Valkey 8.1 (ElastiCache's "8.2"), refused directly (RDB 12), through the bridge.
+demo-seed: install
+	$(BIN)/python examples/rehearsal.py --source-version 7.4 --target-version 8.1 --bridge
 
 test: install test-python test-terraform
 
