@@ -108,3 +108,25 @@ def test_bridged_start_does_what_preflight_predicts(
     finally:
         r.run("down", expect=None)
     assert our_processes(tmp_path) == []
+
+
+def test_a_relaxed_valkey_9_target_is_predicted_to_load_rdb_12_unless_a_foreign_type_is_there(
+    cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    r = _up(cli, tmp_path, matrix.lookup("redis", "7.4"), matrix.lookup("valkey", "9.1"))
+    try:
+        assert _rows(r.json("migrate", "preflight", expect=1))["rdb_format"]["status"] == "fail"
+        r.client("target").config_set("rdb-version-check", "relaxed")
+        source = r.client("source")
+        source.hset("h", mapping={"a": "1"})
+        source.execute_command("HEXPIRE", "h", 600, "FIELDS", 1, "a")
+        rdb = _rows(r.json("migrate", "preflight", expect=1))["rdb_format"]
+        assert rdb["status"] == "fail" and "1 key(s) hold hash-field TTLs" in rdb["detail"], rdb
+        source.delete("h")
+        rdb = _rows(r.json("migrate", "preflight"))["rdb_format"]
+        assert rdb["status"] == "ok" and "relaxed" in rdb["detail"], rdb
+        r.json("migrate", "start", "--wait", "--timeout", "60")
+        wait_for(lambda: r.client("target").dbsize() == KEYS, 10, "the keys arrive")
+        _synced_copy(r)
+    finally:
+        r.run("down", expect=None)
