@@ -8,6 +8,7 @@ end of the migration. Every fault is planted and its specific error asserted.
 from __future__ import annotations
 
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -213,3 +214,29 @@ def test_an_older_failure_in_the_logs_is_not_taken_for_this_start(seed: Rehearsa
             log.write(f"1:S 01 Jan 2026 00:00:00.000 # {line}\n")
     bridged_start(r)
     assert r.status()["state"] == "migrating"
+
+
+def test_up_with_another_bridge_binary_while_the_bridge_runs_is_refused_and_forgets_nothing(
+    seed: Rehearsal,
+) -> None:
+    r = seed
+    bridged_start(r)
+    pid = bridge_pid(r)
+    same = matrix_binary(*matrix.BRIDGE)
+    assert r.json("up", "--bridge-server", same)["started"] == []  # the same binary: nothing to do
+    other = matrix_binary("valkey", "8.1")
+    refused = r.json("up", "--bridge-server", other, expect=2)["error"]
+    assert refused["code"] == "InvalidValue" and f"pid {pid}" in refused["message"]
+    assert bridge_pid(r) == pid  # still known, so `down` (the fixture's) stops it
+
+
+def test_a_bridge_port_taken_meanwhile_is_replaced_by_a_free_one(seed: Rehearsal) -> None:
+    r = seed
+    bridge = matrix_binary(*matrix.BRIDGE)
+    r.run("up", "--bridge-server", bridge)
+    port = r.state()["servers"]["bridge"]["port"]
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        started = bridged_start(r)
+    assert r.state()["servers"]["bridge"]["port"] != port and started["link"]["master_link_status"] == "up"
