@@ -80,6 +80,7 @@ def test_seed_pair_through_the_bridge_under_live_writes_loses_nothing(seed: Rehe
         status = r.status()
         assert both_hops_synced(status), status
         assert status["details"]["hash_field_ttls"] == 0 and status["bridge"]["target_offset"] is not None
+        assert status["details"]["source_endpoint"] == f"127.0.0.1:{r.state()['servers']['bridge']['port']}"
         document = r.json("migrate", "complete", "--pause-writes")
         time.sleep(0.5)  # the application has not moved yet: its writes now fail on the fenced source
     assert document["caught_up"] and document["bridged"] and document["source_fenced"] is True, document

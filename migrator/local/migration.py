@@ -62,7 +62,10 @@ class LocalBackend:
         return DataPlane.single(*self.endpoints(), via="loopback", bridge_url=bridge)
 
     def source_endpoint(self) -> str:
-        return f"{LOOPBACK}:{self.state.servers['source'].port}"
+        """The address the target replicates from: the bridge's during a bridged migration (as on AWS)."""
+        state = self.workspace.load() or self.state
+        role = "bridge" if state.bridged and "bridge" in state.servers else "source"
+        return f"{LOOPBACK}:{state.servers[role].port}"
 
     def _target(self) -> Any:
         return connect(server_url(self.state, "target"), "target")
