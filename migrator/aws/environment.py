@@ -175,8 +175,8 @@ def up(workspace: Workspace, request: UpRequest) -> EnvironmentStatus:
         )
         current.add_event(f"terraform apply: {summary.sentence()}")
 
-    state = workspace.update(record, new=lambda: state)
-    return status_from_outputs(state)
+    fresh = state
+    return status_from_outputs(workspace.update(record, new=lambda: fresh))
 
 
 def down(
