@@ -3,7 +3,7 @@
 The simulated ElastiCache (botocore's real model) replicates whatever CustomerNodeEndpointList names; here
 the Redis host is a real Redis 7.4 (the seed's), its bridge a real Valkey 9.1 replicating it as the module's
 systemd unit does, and ElastiCache's primary a real Valkey 8.1 (what "8.2" runs), all reached through the
-recorded tunnel's ports.
+recorded tunnel's ports. (The tunnel's argv forwarding the bridge port: tests/test_aws_tunnel.py.)
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from migrator.aws import migration, tunnel
+from migrator.aws import migration
 from migrator.local import matrix
 from migrator.state import State, Workspace
 from tests.aws_sim import LoopbackReplication, SimulatedElastiCache, install, tunnelled_workspace
@@ -77,25 +77,6 @@ def _starts(service: SimulatedElastiCache) -> list[dict[str, Any]]:
 
 def _role(server: ServerProcess) -> str:
     return server.client().info("replication")["role"]
-
-
-def test_the_tunnel_forwards_the_bridge_port(tmp_path: Path) -> None:
-    spec = tunnel.build(
-        OUTPUT_VALUES,
-        "us-east-1",
-        ssh="/usr/bin/ssh",
-        aws="/usr/bin/aws",
-        key_file=tmp_path / "key",
-        known_hosts=tmp_path / "known_hosts",
-        local_port=16379,
-    )
-    assert spec.bridge_port == 16381 and spec.local_ports == [16379, 16380, 16381]
-    forwards = [spec.argv[i + 1] for i, arg in enumerate(spec.argv) if arg == "-L"]
-    assert forwards[-1] == f"127.0.0.1:16381:127.0.0.1:{BRIDGE_PORT}"
-    without = {name: value for name, value in OUTPUT_VALUES.items() if name != "bridge_port"}
-    plain = tunnel.build(without, "us-east-1", ssh="s", aws="a", key_file=tmp_path / "k",
-                         known_hosts=tmp_path / "h", local_port=16379)  # fmt: skip
-    assert plain.bridge_port is None and plain.argv.count("-L") == 2
 
 
 def test_direct_start_is_refused_and_bridged_start_names_the_bridge_port(

@@ -81,6 +81,7 @@ def test_direct_start_does_what_preflight_predicts(
         log = r.workspace / "logs" / "target.log"
         wait_for(lambda: "Can't handle RDB format version 12" in log.read_text(), 20, "the sync fails")
         assert r.client("target").info("replication")["master_link_status"] == "down"
+        r.client("target").replicaof("NO", "ONE")  # or the source's shutdown waits for its would-be replica
     finally:
         r.run("down", expect=None)
     assert our_processes(tmp_path) == []
