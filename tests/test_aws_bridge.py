@@ -9,6 +9,7 @@ recorded tunnel's ports. (The tunnel's argv forwarding the bridge port: tests/te
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,100 +72,99 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, servers: dict[str, Serve
     return workspace
 
 
-def _starts(service: SimulatedElastiCache) -> list[dict[str, Any]]:
-    return [params for name, params in service.calls if name == "StartMigration"]
+@dataclass
+class Aws:
+    """The AWS environment of one test: the CLI, its workspace, the simulated service, the real servers."""
+
+    cli: Callable[..., CliResult]
+    ws: Workspace
+    service: SimulatedElastiCache
+    servers: dict[str, ServerProcess]
+
+    def run(self, *args: str, expect: int = 0) -> CliResult:
+        result = self.cli(*args, "-o", "json")
+        assert result.exit_code == expect, result
+        return result
+
+    def json(self, *args: str, expect: int = 0) -> Any:
+        return self.run(*args, expect=expect).json
+
+    def starts(self) -> list[dict[str, Any]]:
+        return [params for name, params in self.service.calls if name == "StartMigration"]
+
+    def role(self, server: str) -> str:
+        return self.servers[server].client().info("replication")["role"]
+
+    def forward_bridge(self, port: int | None) -> None:
+        def change(state: State) -> None:
+            assert state.aws.tunnel is not None
+            state.aws.tunnel.bridge_port = port
+
+        self.ws.update(change)
 
 
-def _role(server: ServerProcess) -> str:
-    return server.client().info("replication")["role"]
-
-
-def test_direct_start_is_refused_and_bridged_start_names_the_bridge_port(
+@pytest.fixture
+def aws(
     cli: Callable[..., CliResult],
     ws: Workspace,
     service: SimulatedElastiCache,
     servers: dict[str, ServerProcess],
-) -> None:
-    preflight = cli("migrate", "preflight", "-o", "json")
-    rdb = {c["name"]: c for c in preflight.json["checks"]}["rdb_format"]
-    assert preflight.exit_code == 1 and rdb["status"] == "fail" and "--bridge" in rdb["fix"], rdb
-    refused = cli("migrate", "start", "--wait", "-o", "json")
-    assert refused.exit_code == 2 and refused.json["error"]["code"] == "PreflightFailed"
-    assert _starts(service) == []
+) -> Aws:
+    return Aws(cli, ws, service, servers)
 
-    bridged = cli("migrate", "preflight", "--bridge", "-o", "json")
-    assert bridged.exit_code == 0, bridged
-    started = cli("migrate", "start", "--bridge", "--wait", "--timeout", "30", "-o", "json")
-    assert started.exit_code == 0, started
-    assert _starts(service) == [
-        {
-            "ReplicationGroupId": "migrator",
-            "CustomerNodeEndpointList": [{"Address": HOST, "Port": BRIDGE_PORT}],
-        }
-    ]
-    assert started.json["bridge"]["master_link_status"] == "up"
-    status = cli("migrate", "status", "-o", "json").json
+
+def test_direct_start_is_refused_and_bridged_start_names_the_bridge_port(aws: Aws) -> None:
+    rdb = {c["name"]: c for c in aws.json("migrate", "preflight", expect=1)["checks"]}["rdb_format"]
+    assert rdb["status"] == "fail" and "--bridge" in rdb["fix"], rdb
+    assert aws.json("migrate", "start", "--wait", expect=2)["error"]["code"] == "PreflightFailed"
+    assert aws.starts() == []
+
+    aws.run("migrate", "preflight", "--bridge")
+    started = aws.json("migrate", "start", "--bridge", "--wait", "--timeout", "30")
+    endpoints = [{"Address": HOST, "Port": BRIDGE_PORT}]
+    assert aws.starts() == [{"ReplicationGroupId": "migrator", "CustomerNodeEndpointList": endpoints}]
+    assert started["bridge"]["master_link_status"] == "up"
+    status = aws.json("migrate", "status")
     assert status["bridge"]["master_link_status"] == "up" and status["link"]["lag_bytes"] == 0
     assert status["details"]["source_endpoint"] == f"{HOST}:{BRIDGE_PORT}"
-    assert servers["target"].client().dbsize() == 500
+    assert aws.servers["target"].client().dbsize() == 500
 
 
-def test_complete_detaches_the_bridge_through_the_tunnel_before_the_fence(
-    cli: Callable[..., CliResult],
-    ws: Workspace,
-    service: SimulatedElastiCache,
-    servers: dict[str, ServerProcess],
-) -> None:
-    assert cli("migrate", "start", "--bridge", "--wait", "--timeout", "30").exit_code == 0
-    servers["source"].client().set("late", "write")
-    done = cli("migrate", "complete", "--pause-writes", "-o", "json")
-    assert done.exit_code == 0, done
-    document = done.json
+def test_complete_detaches_the_bridge_through_the_tunnel_before_the_fence(aws: Aws) -> None:
+    aws.run("migrate", "start", "--bridge", "--wait", "--timeout", "30")
+    aws.servers["source"].client().set("late", "write")
+    document = aws.json("migrate", "complete", "--pause-writes")
     assert document["caught_up"] and document["bridged"] and document["source_fenced"] is True, document
-    assert document["verify"]["ok"] and "CompleteMigration" in service.names()
-    bridge = servers["bridge"]
-    assert _role(bridge) == "master"  # detached …
-    conf = bridge.spec.conf.read_text()
+    assert document["verify"]["ok"] and "CompleteMigration" in aws.service.names()
+    assert aws.role("bridge") == "master"  # detached …
+    conf = aws.servers["bridge"].spec.conf.read_text()
     assert "replicaof" not in conf and "rdb-version-check relaxed" in conf  # … and so it stays
-    assert servers["source"].client().info("replication")["connected_slaves"] == 0
-    assert servers["target"].client().get("late") == b"write"
+    assert aws.servers["source"].client().info("replication")["connected_slaves"] == 0
+    assert aws.servers["target"].client().get("late") == b"write"
 
 
-def test_a_bridge_left_detached_by_an_earlier_cut_over_is_attached_again(
-    cli: Callable[..., CliResult],
-    ws: Workspace,
-    service: SimulatedElastiCache,
-    servers: dict[str, ServerProcess],
-) -> None:
-    bridge = servers["bridge"]
-    bridge.client().replicaof("NO", "ONE")
-    bridge.client().set("stale", "from the last migration")
-    servers["source"].client().set("fresh", "1")
-    assert cli("migrate", "start", "--bridge", "--wait", "--timeout", "30").exit_code == 0
-    assert _role(bridge) == "slave"
-    target = servers["target"].client()
+def test_a_bridge_left_detached_by_an_earlier_cut_over_is_attached_again(aws: Aws) -> None:
+    bridge = aws.servers["bridge"].client()
+    bridge.replicaof("NO", "ONE")
+    bridge.set("stale", "from the last migration")
+    aws.servers["source"].client().set("fresh", "1")
+    aws.run("migrate", "start", "--bridge", "--wait", "--timeout", "30")
+    assert aws.role("bridge") == "slave"
+    target = aws.servers["target"].client()
     assert target.get("fresh") == b"1" and target.get("stale") is None
 
 
-def test_without_the_bridge_forward_a_bridged_start_and_complete_are_refused(
-    cli: Callable[..., CliResult],
-    ws: Workspace,
-    service: SimulatedElastiCache,
-    servers: dict[str, ServerProcess],
-) -> None:
-    def drop_forward(state: State) -> None:
-        assert state.aws.tunnel is not None
-        state.aws.tunnel.bridge_port = None
+def test_without_the_bridge_forward_a_bridged_start_and_complete_are_refused(aws: Aws) -> None:
+    forwarded = aws.servers["bridge"].port
+    aws.forward_bridge(None)
+    assert (
+        aws.json("migrate", "start", "--bridge", "--wait", expect=2)["error"]["code"] == "DataPlaneRequired"
+    )
+    assert aws.starts() == [] and aws.ws.require().migration_state == "available"
 
-    saved = ws.require().aws.tunnel.bridge_port  # type: ignore[union-attr]
-    ws.update(drop_forward)
-    refused = cli("migrate", "start", "--bridge", "--wait", "-o", "json")
-    assert refused.exit_code == 2 and refused.json["error"]["code"] == "DataPlaneRequired", refused
-    assert _starts(service) == [] and ws.require().migration_state == "available"
-
-    ws.update(lambda state: setattr(state.aws.tunnel, "bridge_port", saved))
-    assert cli("migrate", "start", "--bridge", "--wait", "--timeout", "30").exit_code == 0
-    ws.update(drop_forward)  # a tunnel reopened without the bridge's forward
-    refused = cli("migrate", "complete", "--pause-writes", "-o", "json")
-    assert refused.exit_code == 2 and refused.json["error"]["code"] == "DataPlaneRequired", refused
-    assert "CompleteMigration" not in service.names() and _role(servers["bridge"]) == "slave"
+    aws.forward_bridge(forwarded)
+    aws.run("migrate", "start", "--bridge", "--wait", "--timeout", "30")
+    aws.forward_bridge(None)  # a tunnel reopened without the bridge's forward
+    refused = aws.json("migrate", "complete", "--pause-writes", expect=2)["error"]
+    assert refused["code"] == "DataPlaneRequired" and "bridge" in refused["message"]
+    assert "CompleteMigration" not in aws.service.names() and aws.role("bridge") == "slave"
