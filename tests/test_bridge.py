@@ -241,3 +241,23 @@ def test_a_bridge_port_taken_meanwhile_is_replaced_by_a_free_one(seed: Rehearsal
         squatter.listen()
         started = bridged_start(r)
     assert r.state()["servers"]["bridge"]["port"] != port and started["link"]["master_link_status"] == "up"
+
+
+def test_an_hexpire_just_before_the_pause_is_caught_with_writes_paused(
+    seed: Rehearsal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from migrator import replication
+
+    r = seed
+    bridged_start(r)
+    real = replication.paused_cut_over
+
+    def hexpire_then_pause(*args: object, **kwargs: object) -> object:
+        hexpire(r, "just-in-time")  # after complete's first check, before the pause
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(replication, "paused_cut_over", hexpire_then_pause)
+    refused = r.json("migrate", "complete", "--pause-writes", expect=2)["error"]
+    assert refused["code"] == "HashFieldTtls"
+    assert r.client("target").info("replication")["role"] == "slave"  # not promoted
+    assert r.client("source").set("after", 1)  # and un-paused

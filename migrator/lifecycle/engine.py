@@ -466,13 +466,7 @@ class Migration:
                     LOST_AFTER_PROMOTION,
                 ],
             )
-        fields = self._hash_field_ttls_lost(shards)
-        if fields:
-            raise MigratorError(
-                f"{fields} key(s) on the source hold hash-field TTLs: {HASH_FIELD_TTL_LOSS}",
-                HASH_FIELD_TTL_FIX,
-                Code.HASH_FIELD_TTLS,
-            )
+        self._refuse_hash_field_ttls(shards)
         for clients in shards:
             over = replication.memory_over_limit(clients.target)  # type: ignore[arg-type]
             if over is not None:
@@ -485,10 +479,16 @@ class Migration:
         pause_ms = fenced = blocked = None
         pairs = _pairs(shards)
         if pause_writes:
+
+            def promote_paused() -> None:
+                # Checked again with writes paused: an HEXPIRE just before the pause is caught too.
+                self._refuse_hash_field_ttls(shards)
+                self._promote(force=False)
+
             cut = replication.paused_cut_over(
                 pairs,
                 timeout,
-                lambda: self._promote(force=False),
+                promote_paused,
                 fence_source,
                 detach=lambda: warnings.extend(_detach_bridges(shards, strict=True)),
             )
@@ -528,6 +528,15 @@ class Migration:
             blocked,
             self.state.bridged,
         )
+
+    def _refuse_hash_field_ttls(self, shards: list[ShardClients]) -> None:
+        fields = self._hash_field_ttls_lost(shards)
+        if fields:
+            raise MigratorError(
+                f"{fields} key(s) on the source hold hash-field TTLs: {HASH_FIELD_TTL_LOSS}",
+                HASH_FIELD_TTL_FIX,
+                Code.HASH_FIELD_TTLS,
+            )
 
     def _hash_field_ttls_lost(self, shards: list[ShardClients]) -> int:
         """Keys with hash-field TTLs on sources whose target cannot keep them (Valkey < 9: measured, it
