@@ -19,7 +19,7 @@ from migrator.lifecycle.protocol import DataPlane, Shard, StartPhase, StartProgr
 from migrator.lifecycle.results import LinkStatus, MigrationDetails, MigrationState
 from migrator.local import cluster, cluster_nodes
 from migrator.local.cluster_nodes import node_spec, node_url
-from migrator.local.migration import GROUP_ID, SYNC_FAILURES, SYNC_SUCCESS
+from migrator.local.migration import GROUP_ID, SYNC_FAILURES, SYNC_SUCCESS, _log_sizes, _log_tail
 from migrator.local.processes import LOOPBACK
 from migrator.state import ServerRecord, State, Workspace
 
@@ -33,6 +33,7 @@ class ClusterBackend:
     def __init__(self, workspace: Workspace, state: State) -> None:
         self.workspace = workspace
         self.state = state
+        self._log_marks: dict[str, int] = {}
         for role in cluster_nodes.ROLES:
             if len(state.nodes(role)) != state.shards:
                 raise MigratorError(
@@ -124,6 +125,8 @@ class ClusterBackend:
                 "run a source whose RDB the target loads (`up --shards N --source-version 7.0`)",
                 Code.INVALID_COMBINATION,
             )
+        # What the logs hold now is an older story: a failure in it is not this start's.
+        self._log_marks = _log_sizes(self.workspace)
         cluster_nodes.refresh_slots(self.workspace, "source")  # pair by the layout the source has now
         names = [name for name, _ in self._targets()]
         state = cluster_nodes.follow(self.workspace, names)
@@ -147,7 +150,7 @@ class ClusterBackend:
         """A fatal sync error in a target node's log after its last success."""
         for name, record in self._targets():
             try:
-                tail = node_spec(self.workspace, name, record).logfile.read_text(errors="replace")[-4000:]
+                tail = _log_tail(node_spec(self.workspace, name, record).logfile, self._log_marks.get(name, 0))
             except OSError:
                 continue
             for marker, reason in SYNC_FAILURES:
