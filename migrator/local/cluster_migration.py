@@ -10,6 +10,7 @@ here: the engine decides what start and complete check, wait for and refuse, for
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from migrator import preflight
@@ -19,7 +20,7 @@ from migrator.lifecycle.protocol import DataPlane, Shard, StartPhase, StartProgr
 from migrator.lifecycle.results import LinkStatus, MigrationDetails, MigrationState
 from migrator.local import cluster, cluster_nodes
 from migrator.local.cluster_nodes import node_spec, node_url
-from migrator.local.migration import GROUP_ID, SYNC_FAILURES, SYNC_SUCCESS, _log_sizes, _log_tail
+from migrator.local.migration import GROUP_ID, SYNC_FAILURES, SYNC_SUCCESS, _log_tail
 from migrator.local.processes import LOOPBACK
 from migrator.state import ServerRecord, State, Workspace
 
@@ -126,7 +127,9 @@ class ClusterBackend:
                 Code.INVALID_COMBINATION,
             )
         # What the logs hold now is an older story: a failure in it is not this start's.
-        self._log_marks = _log_sizes(self.workspace)
+        self._log_marks = {
+            name: cluster_nodes.log_size(self.workspace, name, record) for name, record in self._targets()
+        }
         cluster_nodes.refresh_slots(self.workspace, "source")  # pair by the layout the source has now
         names = [name for name, _ in self._targets()]
         state = cluster_nodes.follow(self.workspace, names)
@@ -150,13 +153,16 @@ class ClusterBackend:
         """A fatal sync error in a target node's log after its last success."""
         for name, record in self._targets():
             try:
-                tail = _log_tail(node_spec(self.workspace, name, record).logfile, self._log_marks.get(name, 0))
+                tail = _log_tail(self._log(name, record), self._log_marks.get(name, 0))
             except OSError:
                 continue
             for marker, reason in SYNC_FAILURES:
                 if marker in tail and SYNC_SUCCESS not in tail.split(marker)[-1]:
                     return reason.replace("the target", f"target node {name}")
         return None
+
+    def _log(self, name: str, record: ServerRecord) -> Path:
+        return node_spec(self.workspace, name, record).logfile
 
     def abort_start(self) -> bool:
         """The target nodes come back into their cluster, empty, as before the start."""

@@ -222,7 +222,7 @@ def _rejoin(workspace: Workspace, names: list[str], keep_data: bool) -> Rejoined
         for client in clients.values():
             client.close()
     saved = time.monotonic()
-    logged = {name: _log_size(workspace, name, record) for name, record in records.items()}
+    logged = {name: log_size(workspace, name, record) for name, record in records.items()}
 
     def restart(name: str) -> None:
         record = records[name]
@@ -255,7 +255,7 @@ def _rejoin(workspace: Workspace, names: list[str], keep_data: bool) -> Rejoined
     )
 
 
-def _log_size(workspace: Workspace, name: str, record: ServerRecord) -> int:
+def log_size(workspace: Workspace, name: str, record: ServerRecord) -> int:
     try:
         return node_spec(workspace, name, record).logfile.stat().st_size
     except OSError:
