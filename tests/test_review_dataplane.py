@@ -7,7 +7,7 @@ import os
 import pytest
 
 from migrator.verify import VALUE, verify
-from migrator.verify.scan import LARGE_STRING
+from migrator.verify.server import LARGE_STRING
 from migrator.workload import LiveWriter, check_ledger
 from tests.dataset import fill
 from tests.servers import ServerProcess, promote, replicate
@@ -118,15 +118,15 @@ def test_pending_entries_owned_by_another_consumer_are_a_difference(
 
 def test_fast_and_careful_string_reads_give_identical_digests(source: ServerProcess) -> None:
     """The digest script's two string paths (MGET chunks / sized first) must agree on every kind of key."""
-    from migrator.verify.scan import Side
+    from migrator.verify.server import Side
 
     fill(lambda db: source.client(db))
     source.client().set("large", os.urandom(LARGE_STRING + 1))
     keys = [*sorted(source.client().keys("*")), b"no-such-key"]
     with Side.open(source.url, "source") as fast, Side.open(source.url, "source") as careful:
-        careful._careful = True
+        careful.careful = True
         fast_blob, fast_big = fast.digest(0, keys, 1000)
         careful_blob, careful_big = careful.digest(0, keys, 1000)
-        assert fast._careful  # it saw the large string: later calls size strings first
+        assert fast.careful  # it saw the large string: later calls size strings first
     assert fast_blob == careful_blob and fast_big == careful_big
     assert len(fast_blob.split(b"\n")) == len(keys)

@@ -1,7 +1,9 @@
 """migrate verify against real servers: a Redis 7.0 source and a Valkey 8.0 target (cross-engine).
 
 Each test replicates a dataset of every type, promotes the target so a fault can be planted on it, and checks
-that verify reports exactly that fault with the right kind, or nothing on a clean copy.
+that verify reports exactly that fault with the right kind, or nothing on a clean copy. The fault and clean
+tests run once per way of comparing a batch (`compare` fixture): server-side digests, fetched values (MGET),
+and fetched values capped per key (GETRANGE, once a server has shown large strings).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typer.testing import CliRunner
 
 from migrator.cli import app
 from migrator.errors import MigratorError
-from migrator.verify import EXTRA, MISSING, TTL, VALUE, verify
+from migrator.verify import EXTRA, MISSING, TTL, VALUE, strategy, verify
 from migrator.verify.report import key_text
+from migrator.verify.server import Side
 from migrator.workload import LiveWriter
 from tests.servers import ServerProcess, promote, replicate
 
@@ -63,6 +66,24 @@ def add_data(server: ServerProcess) -> None:
 KEYS_IN_DATA = 19
 
 
+@pytest.fixture(params=["digest", "fetch", "fetch-capped"])
+def compare(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Force one strategy for every batch (verify otherwise picks per batch by measurement)."""
+    monkeypatch.setattr(
+        strategy, "STRATEGIES", (strategy.DIGEST if request.param == "digest" else strategy.FETCH,)
+    )
+    if request.param == "fetch-capped":
+        opened = Side.open.__func__
+
+        def careful_from_the_start(cls: type[Side], url: str, role: str) -> Side:
+            side = opened(cls, url, role)
+            side.careful = True
+            return side
+
+        monkeypatch.setattr(Side, "open", classmethod(careful_from_the_start))
+    return request.param
+
+
 @pytest.fixture
 def pair(source: ServerProcess, target: ServerProcess) -> tuple[ServerProcess, ServerProcess]:
     """Source with the dataset; target a full copy made by replication, then promoted (writable)."""
@@ -72,15 +93,49 @@ def pair(source: ServerProcess, target: ServerProcess) -> tuple[ServerProcess, S
     return source, target
 
 
-def test_clean_cross_engine_copy_reports_ok(pair: tuple[ServerProcess, ServerProcess]) -> None:
+def test_clean_cross_engine_copy_reports_ok(pair: tuple[ServerProcess, ServerProcess], compare: str) -> None:
     source, target = pair
     report = verify(source.url, target.url)
+    assert report.batches == {"digest" if compare == "digest" else "fetch": 2}  # one per database
     assert report.ok, report.mismatches
-    assert report.keys_checked == KEYS_IN_DATA == report.target_keys_scanned
+    assert report.keys_checked == KEYS_IN_DATA == report.target_keys_scanned + report.target_keys_counted
     assert report.dbs == [0, 1]
     assert (report.missing_on_target, report.extra_on_target, report.value_mismatch, report.ttl_mismatch) == (
         0,
     ) * 4
+
+
+def test_a_quiet_copy_rules_extra_keys_out_by_counting(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    source, target = pair
+    report = verify(source.url, target.url)
+    assert report.ok
+    assert (report.target_keys_counted, report.target_keys_scanned) == (KEYS_IN_DATA, 0)
+
+
+def test_equal_counts_do_not_hide_an_extra_key_when_one_is_missing(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
+    source, target = pair
+    target.client().delete("str")
+    target.client().set("only-here", 1)  # the target has as many keys as the source
+    report = verify(source.url, target.url, rounds=1)
+    assert sorted((m.key, m.kind) for m in report.mismatches) == [("only-here", EXTRA), ("str", MISSING)]
+    assert (report.target_keys_scanned, report.target_keys_counted) == (17, 2)  # db 0 scanned, db 1 counted
+
+
+def test_a_target_that_changes_during_the_run_is_scanned(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    source, target = pair
+    planted = []
+
+    def plant_once_scanning(by: int, total: int | None) -> None:
+        if by and not planted:  # keys scanned, not yet compared: delete one, add one (same count)
+            target.client().delete("int")
+            target.client().set("late-extra", 1)
+            planted.append(True)
+
+    report = verify(source.url, target.url, rounds=1, progress=plant_once_scanning)
+    assert sorted((m.key, m.kind) for m in report.mismatches) == [("int", MISSING), ("late-extra", EXTRA)]
+    assert (report.target_keys_scanned, report.target_keys_counted) == (17, 2)  # db 1 did not change
 
 
 def _swap_list_head(t: redis.Redis) -> None:
@@ -150,7 +205,10 @@ FAULTS: list[tuple[str, Callable[[redis.Redis], object], tuple[int, str, str]]] 
 
 @pytest.mark.parametrize(("plant", "expected"), [f[1:] for f in FAULTS], ids=[f[0] for f in FAULTS])
 def test_planted_fault_is_reported_with_its_kind(
-    pair: tuple[ServerProcess, ServerProcess], plant: Callable[[redis.Redis], object], expected: tuple
+    pair: tuple[ServerProcess, ServerProcess],
+    plant: Callable[[redis.Redis], object],
+    expected: tuple,
+    compare: str,
 ) -> None:
     source, target = pair
     plant(target.client(0))
@@ -163,7 +221,7 @@ def test_planted_fault_is_reported_with_its_kind(
 
 
 def test_different_encodings_of_equal_values_are_not_differences(
-    source: ServerProcess, server_factory: Callable[..., ServerProcess]
+    source: ServerProcess, server_factory: Callable[..., ServerProcess], compare: str
 ) -> None:
     # Tiny listpack limits on the target: its hashes, zsets and lists load with other encodings (and DUMPs).
     limits = (
@@ -185,9 +243,7 @@ def test_different_encodings_of_equal_values_are_not_differences(
 def test_digest_calls_split_by_work_budget_give_the_same_answers(
     pair: tuple[ServerProcess, ServerProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from migrator.verify import scan
-
-    monkeypatch.setattr(scan, "SCRIPT_BUDGET", 10)  # about one key per call
+    monkeypatch.setattr("migrator.verify.server.SCRIPT_BUDGET", 10)  # about one key per call
     source, target = pair
     assert verify(source.url, target.url).ok
     target.client().zadd("zset", {"a": 1.2})
@@ -272,7 +328,9 @@ def test_difference_that_converges_before_the_last_round_is_not_reported(
     assert verify(source.url, target.url, rounds=1, progress=repair_after_first_pass()).value_mismatch == 1
 
 
-def test_live_writes_during_verify_are_not_reported(source: ServerProcess, target: ServerProcess) -> None:
+def test_live_writes_during_verify_are_not_reported(
+    source: ServerProcess, target: ServerProcess, compare: str
+) -> None:
     add_data(source)
     replicate(target, source)
     writer = LiveWriter(source.url, rate=400, seed=7).start()
@@ -283,6 +341,7 @@ def test_live_writes_during_verify_are_not_reported(source: ServerProcess, targe
         writer_report = writer.stop()
     assert writer_report.acked > 100
     assert report.ok, report.mismatches
+    assert report.target_keys_scanned > 0  # writes moved the change counters: no counting shortcut
 
 
 @pytest.mark.parametrize(

@@ -8,17 +8,23 @@
 --       differs across engines (hashtable hashes and sets, small string sets, streams), or for every key
 --       when ARGV[2] is "canonical" (the client asks for it when two "d" digests differ, in case only
 --       the encodings differ).
--- Strings are "s" + SHA-1 of the value ("s*<length>" past ARGV[3] KB, see below). Collections longer than ARGV[1] elements are not read here (that
--- would block the server and copy the value into Lua): their record is "<letter>*<length>" and their
--- 1-based index is returned so the client compares them in chunks. Missing keys are "-".
+-- Strings are "s" + SHA-1 of the value ("s*<length>" past ARGV[3] KB, see below). Collections longer
+-- than ARGV[1] elements are not read here (that would block the server and copy the value into Lua):
+-- their record is "<letter>*<length>" and their 1-based index is returned so the client compares them
+-- in chunks. Missing keys are "-". (DUMP compresses as it serializes, yet measured cheaper than reading
+-- a small collection's members into Lua.)
 --
 -- A call stops early once it has read about ARGV[3] elements (string KB count as elements), so one call
 -- never blocks the server long; it returns how many keys it covered and the client calls again for the rest.
 -- ARGV[4] "fast" reads strings with MGET in small chunks; "careful" (once the client has seen a large
 -- string on this server) sizes them first. Both give the same records except for strings over the budget.
+-- ARGV[5] "batch" returns the SHA-1 of the joined records instead of the records: a few bytes per batch
+-- for a slow link, where the client asks for the records only when the two sides' batch digests differ.
 local max_elements = tonumber(ARGV[1])
 local canonical_only = ARGV[2] == 'canonical'
 local budget = tonumber(ARGV[3])
+local batch_only = ARGV[5] == 'batch'
+local call = redis.call
 local SMALL = 128 -- elements assumed for a listpack/intset value, whose size the encoding bounds
 local work = 0
 local sha1 = redis.sha1hex
@@ -209,24 +215,29 @@ if ARGV[4] == 'careful' then
 else
   -- Fast path for the common case of small strings: MGET reads a few keys at a time (nil for a missing
   -- key or another type), so no TYPE/STRLEN call per string. At most CHUNK values are read ahead of the
-  -- budget check; once the client sees a large string it asks for "careful" from then on.
+  -- budget check; once the client sees a large string it asks for "careful" from then on. Inlined: this
+  -- loop runs once per key of the whole keyspace.
   local CHUNK = 32
-  local start, stop = 1, false
-  while start <= #KEYS and not stop do
-    local last = math.min(start + CHUNK - 1, #KEYS)
-    local values = redis.call('MGET', unpack(KEYS, start, last))
+  local start, count = 1, #KEYS
+  while start <= count do
+    local last = math.min(start + CHUNK - 1, count)
+    local values = call('MGET', unpack(KEYS, start, last))
     for i = start, last do
       local key, value = KEYS[i], values[i - start + 1]
-      local letter, digest
       if value then
-        longest = math.max(longest, #value)
-        letter, digest = 's', sha1(value)
-        work = work + 1 + #value / 1024
+        local size = #value
+        if size > longest then
+          longest = size
+        end
+        out[n + 1], out[n + 2] = 's', sha1(value)
+        work = work + 1 + size / 1024
       else
-        letter, digest = other_record(i, key, redis.call('TYPE', key).ok)
+        out[n + 1], out[n + 2] = other_record(i, key, call('TYPE', key).ok)
       end
-      if add_record(i, key, letter, digest) then
-        stop = true
+      out[n + 3], out[n + 4], out[n + 5] = ':', call('PEXPIRETIME', key), '\n'
+      n = n + 5
+      if work >= budget then
+        covered, last, count = i, i, i -- stop both loops
         break
       end
     end
@@ -234,4 +245,8 @@ else
   end
 end
 out[n] = nil -- no trailing newline
-return {table.concat(out), big, covered, longest}
+local records = table.concat(out)
+if batch_only then
+  return {sha1(records), big, covered, longest}
+end
+return {records, big, covered, longest}

@@ -1,0 +1,219 @@
+"""Server access for verify: one `Side` per server (clients, lean connections, the digest script)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from migrator.endpoints import Endpoint, connect, connection_error, parse_url
+from migrator.errors import MigratorError
+from migrator.verify.wire import WireConnection, bulk_strings
+
+if TYPE_CHECKING:
+    import redis
+
+DIGEST_LUA = resources.files(__package__).joinpath("digest.lua").read_text()
+MIN_VERSION = (7, 0)  # PEXPIRETIME and script flags
+SCRIPT_BUDGET = 50_000  # elements read per digest call: keeps each call to a few ms of server time
+# A string this long makes the digest script size strings before reading them, from then on (digest.lua).
+LARGE_STRING = 256 * 1024
+TIMEOUT = 30.0
+# Every change to a keyspace moves one of these: a write (the dirty counter), an expiry, an eviction.
+CHANGE_COUNTERS = ("rdb_changes_since_last_save", "expired_keys", "evicted_keys")
+# And these move when the counters could have been reset or the data replaced: a save (it resets the
+# dirty counter), a load, a restart, a full resync.
+RESET_MARKS = (
+    "rdb_saves",
+    "rdb_last_save_time",
+    "rdb_last_load_keys_loaded",
+    "run_id",
+    "loading",
+    "async_loading",
+    "master_sync_in_progress",
+)
+
+
+@dataclass
+class Side:
+    """One server of the pair: redis-py clients for the rare logical compares, lean connections for the bulk.
+
+    Errors become one-line MigratorErrors naming the role.
+    """
+
+    role: str
+    endpoint: Endpoint
+    _clients: dict[int, redis.Redis] = field(default_factory=dict)
+    _wires: list[WireConnection] = field(default_factory=list)
+    _control: dict[int, WireConnection] = field(default_factory=dict)
+    _script_sha: bytes = b""
+    careful: bool = False  # this server holds large strings: size them before reading (digest.lua)
+
+    @classmethod
+    def open(cls, url: str, role: str) -> Side:
+        side = cls(role, parse_url(url, role))
+        with side.guard():
+            version = side.client(0).info("server")["redis_version"]
+        if tuple(int(p) for p in version.split(".")[:2]) < MIN_VERSION:
+            side.close()
+            raise MigratorError(
+                f"{role} {side.endpoint.url} runs Redis {version}; verify needs 7.0 or later (PEXPIRETIME)",
+                "verify against a 7.0+ server",
+                "UnsupportedVersion",
+            )
+        with side.guard():
+            side._script_sha = side.client(0).script_load(DIGEST_LUA).encode()
+        return side
+
+    def __enter__(self) -> Side:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        return self.endpoint.url
+
+    def client(self, db: int) -> redis.Redis:
+        if db not in self._clients:
+            self._clients[db] = connect(self.endpoint, self.role, timeout=TIMEOUT, db=db)
+        return self._clients[db]
+
+    def wire(self, db: int) -> WireConnection:
+        """A new lean connection to `db`, closed with this side."""
+        conn = WireConnection(self.endpoint, self.role, db, TIMEOUT)
+        self._wires.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        import redis
+
+        try:
+            yield
+        except redis.RedisError as exc:
+            raise connection_error(exc, self.endpoint, self.role) from None
+
+    def dbs_with_keys(self) -> set[int]:
+        with self.guard():
+            keyspace = self.client(0).info("keyspace")
+        return {int(name[2:]) for name in keyspace if name.startswith("db")}
+
+    def dbsize(self, db: int) -> int:
+        with self.guard():
+            return self.client(db).dbsize()
+
+    def change_marks(self, db: int) -> tuple | None:
+        """What any change to this server's data moves, with db's key count; None if the server hides it."""
+        with self.guard():
+            info = self.client(0).info("persistence", "stats", "server", "replication", "keyspace")
+        if any(name not in info for name in CHANGE_COUNTERS):
+            return None
+        keyspace = info.get(f"db{db}", {})
+        return (
+            *(info[name] for name in CHANGE_COUNTERS),
+            *(info.get(name) for name in RESET_MARKS),
+            keyspace.get("keys", 0),
+            keyspace.get("expires", 0),
+        )
+
+    def saw_string(self, longest: int) -> None:
+        self.careful = self.careful or longest > LARGE_STRING
+
+    def digest_request(
+        self, encoded_keys: bytes, count: int, max_elements: int, canonical: bool, batch: bool
+    ) -> bytes:
+        """EVALSHA of digest.lua over `count` keys encoded by `bulk_strings` (once, for both sides)."""
+        args = (
+            max_elements,
+            "canonical" if canonical else "fast",
+            SCRIPT_BUDGET,
+            "careful" if self.careful else "fast",
+            "batch" if batch else "records",
+        )
+        head = b"*%d\r\n$7\r\nEVALSHA\r\n" % (3 + count + len(args)) + bulk_strings((self._script_sha, count))
+        return head + encoded_keys + bulk_strings(args)
+
+    def start_digest(
+        self,
+        conn: WireConnection,
+        keys: list[bytes],
+        max_elements: int,
+        *,
+        canonical: bool = False,
+        batch: bool = False,
+        encoded_keys: bytes | None = None,
+    ) -> DigestCall:
+        return DigestCall(self, conn, keys, max_elements, canonical, batch, encoded_keys)
+
+    def digest(
+        self, db: int, keys: list[bytes], max_elements: int, canonical: bool = False
+    ) -> tuple[bytes, list[int]]:
+        """Per-key records (see digest.lua) and the 1-based indexes of keys to compare in chunks."""
+        if db not in self._control:
+            self._control[db] = self.wire(db)
+        return self.start_digest(self._control[db], keys, max_elements, canonical=canonical).records()
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        for conn in self._wires:
+            conn.close()
+
+
+class DigestCall:
+    """digest.lua over `keys`, in as many calls as its work budget needs: sent now, read later.
+
+    Each call covers a prefix of the keys still to do; `pieces` are (keys covered, records or batch digest).
+    """
+
+    def __init__(
+        self,
+        side: Side,
+        conn: WireConnection,
+        keys: list[bytes],
+        max_elements: int,
+        canonical: bool,
+        batch: bool,
+        encoded_keys: bytes | None,
+    ) -> None:
+        self.side, self.conn, self.keys = side, conn, keys
+        self.options = (max_elements, canonical, batch)
+        self.done = 0
+        self.pieces: list[tuple[int, bytes]] = []
+        self.big: list[int] = []  # 1-based indexes into keys
+        self._pending = conn.send(self._request(encoded_keys), 1)
+
+    def _request(self, encoded_keys: bytes | None) -> bytes:
+        rest = self.keys[self.done :]
+        encoded = bulk_strings(rest) if encoded_keys is None else encoded_keys
+        return self.side.digest_request(encoded, len(rest), *self.options)
+
+    def result(self) -> DigestCall:
+        """Wait for every piece (sending the follow-up calls a budget split needs)."""
+        while True:
+            blob, big, covered, longest = self.conn.check(self.conn.wait(self._pending)[0])
+            self.side.saw_string(longest)
+            self.pieces.append((covered, blob))
+            self.big.extend(self.done + i for i in big)
+            self.done += covered
+            if self.done >= len(self.keys):
+                return self
+            self._pending = self.conn.send(self._request(None), 1)
+
+    def records(self) -> tuple[bytes, list[int]]:
+        self.result()
+        return b"\n".join(blob for _, blob in self.pieces), self.big
+
+
+def wait_caught_up(source: redis.Redis, target: redis.Redis, timeout: float) -> bool:
+    """Wait until a replica target has applied the source's current offset; False if not a replica or late."""
+    from migrator.replication import wait_for_catch_up
+
+    if target.info("replication").get("role") != "slave":
+        return False
+    # Replicas usually trail by well under a millisecond: keep the re-check window short.
+    return wait_for_catch_up(source, target, timeout, moving_source=True, poll=0.001).caught_up
