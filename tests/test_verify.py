@@ -2,8 +2,8 @@
 
 Each test replicates a dataset of every type, promotes the target so a fault can be planted on it, and checks
 that verify reports exactly that fault with the right kind, or nothing on a clean copy. The fault and clean
-tests run once per way of comparing a batch (`compare` fixture): server-side digests, fetched values (MGET),
-and fetched values capped per key (GETRANGE, once a server has shown large strings).
+tests run once per way of comparing a batch (`batch_compare` fixture): server-side digests, fetched values
+(MGET), and fetched values capped per key (GETRANGE, once a server has shown large strings).
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ def add_data(server: ServerProcess) -> None:
     for stream in ("stream", "stream:big"):
         c.xgroup_create(stream, "workers", id="0")
         c.xreadgroup("workers", "alice", {stream: ">"}, count=2)
+    c.xadd("stream:idle", {"n": 1}, id="3-1")
+    c.xgroup_create("stream:idle", "idle", id="0")  # a group with no consumer yet
     c.set("ttl", "v", px=HOUR_MS)
     c.hset("hash:ttl", "f", "v")
     c.pexpire("hash:ttl", HOUR_MS)
@@ -63,24 +65,27 @@ def add_data(server: ServerProcess) -> None:
     c1.zadd("db1:zset", {"x": 1.1})
 
 
-KEYS_IN_DATA = 19
+KEYS_IN_DATA = 20
 
 
-@pytest.fixture(params=["digest", "fetch", "fetch-capped"])
-def compare(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Force one strategy for every batch (verify otherwise picks per batch by measurement)."""
-    monkeypatch.setattr(
-        strategy, "STRATEGIES", (strategy.DIGEST if request.param == "digest" else strategy.FETCH,)
-    )
-    if request.param == "fetch-capped":
+def force_compare(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    """Make verify compare every batch one way: "digest", "fetch" (MGET) or "fetch-capped" (GETRANGE)."""
+    monkeypatch.setattr(strategy, "STRATEGIES", (strategy.DIGEST if mode == "digest" else strategy.FETCH,))
+    if mode == "fetch-capped":
         opened = Side.open.__func__
 
         def careful_from_the_start(cls: type[Side], url: str, role: str) -> Side:
             side = opened(cls, url, role)
-            side.careful = True
+            side.careful = True  # as if it had shown a large string already
             return side
 
         monkeypatch.setattr(Side, "open", classmethod(careful_from_the_start))
+
+
+@pytest.fixture(params=["digest", "fetch", "fetch-capped"])
+def batch_compare(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each way of comparing a batch, forced for every batch (verify otherwise picks by measurement)."""
+    force_compare(monkeypatch, request.param)
     return request.param
 
 
@@ -93,10 +98,12 @@ def pair(source: ServerProcess, target: ServerProcess) -> tuple[ServerProcess, S
     return source, target
 
 
-def test_clean_cross_engine_copy_reports_ok(pair: tuple[ServerProcess, ServerProcess], compare: str) -> None:
+def test_clean_cross_engine_copy_reports_ok(
+    pair: tuple[ServerProcess, ServerProcess], batch_compare: str
+) -> None:
     source, target = pair
     report = verify(source.url, target.url)
-    assert report.batches == {"digest" if compare == "digest" else "fetch": 2}  # one per database
+    assert report.batches == {"digest" if batch_compare == "digest" else "fetch": 2}  # one per database
     assert report.ok, report.mismatches
     assert report.keys_checked == KEYS_IN_DATA == report.target_keys_scanned + report.target_keys_counted
     assert report.dbs == [0, 1]
@@ -120,7 +127,7 @@ def test_equal_counts_do_not_hide_an_extra_key_when_one_is_missing(
     target.client().set("only-here", 1)  # the target has as many keys as the source
     report = verify(source.url, target.url, rounds=1)
     assert sorted((m.key, m.kind) for m in report.mismatches) == [("only-here", EXTRA), ("str", MISSING)]
-    assert (report.target_keys_scanned, report.target_keys_counted) == (17, 2)  # db 0 scanned, db 1 counted
+    assert (report.target_keys_scanned, report.target_keys_counted) == (18, 2)  # db 0 scanned, db 1 counted
 
 
 def test_a_target_that_changes_during_the_run_is_scanned(pair: tuple[ServerProcess, ServerProcess]) -> None:
@@ -135,7 +142,7 @@ def test_a_target_that_changes_during_the_run_is_scanned(pair: tuple[ServerProce
 
     report = verify(source.url, target.url, rounds=1, progress=plant_once_scanning)
     assert sorted((m.key, m.kind) for m in report.mismatches) == [("int", MISSING), ("late-extra", EXTRA)]
-    assert (report.target_keys_scanned, report.target_keys_counted) == (17, 2)  # db 1 did not change
+    assert (report.target_keys_scanned, report.target_keys_counted) == (18, 2)  # db 1 did not change
 
 
 def _swap_list_head(t: redis.Redis) -> None:
@@ -194,6 +201,11 @@ FAULTS: list[tuple[str, Callable[[redis.Redis], object], tuple[int, str, str]]] 
         (0, "stream:big", VALUE),
     ),
     ("stream last id differs", lambda t: t.execute_command("XSETID", "stream", "9-9"), (0, "stream", VALUE)),
+    (
+        "idle consumer group moved",
+        lambda t: t.xgroup_setid("stream:idle", "idle", "3-1"),
+        (0, "stream:idle", VALUE),
+    ),
     ("wrong type, same name", _wrong_type, (0, "str", VALUE)),
     ("TTL removed", lambda t: t.persist("ttl"), (0, "ttl", TTL)),
     ("TTL removed on a hash", lambda t: t.persist("hash:ttl"), (0, "hash:ttl", TTL)),
@@ -208,7 +220,7 @@ def test_planted_fault_is_reported_with_its_kind(
     pair: tuple[ServerProcess, ServerProcess],
     plant: Callable[[redis.Redis], object],
     expected: tuple,
-    compare: str,
+    batch_compare: str,
 ) -> None:
     source, target = pair
     plant(target.client(0))
@@ -221,7 +233,7 @@ def test_planted_fault_is_reported_with_its_kind(
 
 
 def test_different_encodings_of_equal_values_are_not_differences(
-    source: ServerProcess, server_factory: Callable[..., ServerProcess], compare: str
+    source: ServerProcess, server_factory: Callable[..., ServerProcess], batch_compare: str
 ) -> None:
     # Tiny listpack limits on the target: its hashes, zsets and lists load with other encodings (and DUMPs).
     limits = (
@@ -329,7 +341,7 @@ def test_difference_that_converges_before_the_last_round_is_not_reported(
 
 
 def test_live_writes_during_verify_are_not_reported(
-    source: ServerProcess, target: ServerProcess, compare: str
+    source: ServerProcess, target: ServerProcess, batch_compare: str
 ) -> None:
     add_data(source)
     replicate(target, source)

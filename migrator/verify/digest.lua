@@ -18,8 +18,9 @@
 -- never blocks the server long; it returns how many keys it covered and the client calls again for the rest.
 -- ARGV[4] "fast" reads strings with MGET in small chunks; "careful" (once the client has seen a large
 -- string on this server) sizes them first. Both give the same records except for strings over the budget.
--- ARGV[5] "batch" returns the SHA-1 of the joined records instead of the records: a few bytes per batch
--- for a slow link, where the client asks for the records only when the two sides' batch digests differ.
+-- ARGV[5] "batch" returns one SHA-1 for all the keys instead of their records: a few bytes per batch for
+-- a slow link, where the client asks for the records only when the two sides' batch digests differ. Both
+-- sides must then use the same string mode: "fast" hashes chunks of raw values, "careful" the records.
 local max_elements = tonumber(ARGV[1])
 local canonical_only = ARGV[2] == 'canonical'
 local budget = tonumber(ARGV[3])
@@ -222,6 +223,11 @@ else
   while start <= count do
     local last = math.min(start + CHUNK - 1, count)
     local values = call('MGET', unpack(KEYS, start, last))
+    -- Batch digests hash each chunk's values whole (length-prefixed), one SHA-1 per chunk, not per key.
+    local t, m = out, n
+    if batch_only then
+      t, m = {}, 0
+    end
     for i = start, last do
       local key, value = KEYS[i], values[i - start + 1]
       if value then
@@ -229,19 +235,35 @@ else
         if size > longest then
           longest = size
         end
-        out[n + 1], out[n + 2] = 's', sha1(value)
+        if batch_only then
+          t[m + 1], t[m + 2], t[m + 3], t[m + 4] = 's', size, ':', value
+          m = m + 4
+        else
+          t[m + 1], t[m + 2] = 's', sha1(value)
+          m = m + 2
+        end
         work = work + 1 + size / 1024
       else
-        out[n + 1], out[n + 2] = other_record(i, key, call('TYPE', key).ok)
+        t[m + 1], t[m + 2] = other_record(i, key, call('TYPE', key).ok)
+        m = m + 2
       end
-      out[n + 3], out[n + 4], out[n + 5] = ':', call('PEXPIRETIME', key), '\n'
-      n = n + 5
+      t[m + 1], t[m + 2], t[m + 3] = ':', call('PEXPIRETIME', key), '\n'
+      m = m + 3
       if work >= budget then
         covered, last, count = i, i, i -- stop both loops
         break
       end
     end
+    if batch_only then
+      out[n + 1] = sha1(table.concat(t))
+      n = n + 1
+    else
+      n = m
+    end
     start = last + 1
+  end
+  if batch_only then
+    return {sha1(table.concat(out)), big, covered, longest}
   end
 end
 out[n] = nil -- no trailing newline

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
+from migrator.verify.collection_reads import MAX_ELEMENTS, READERS
 from migrator.verify.report import EXTRA
 from migrator.verify.strategy import FETCH, StrategyChooser
 from migrator.verify.wire import Pending, WireConnection, bulk_strings, per_key
@@ -28,7 +29,6 @@ SCAN_COUNT = 1000  # what SCAN returns is cut into batches of BATCH
 DEPTH = 4  # batches in flight per direction
 READ_AHEAD = 2  # scanned batches waiting for their turn
 QUIET_CHECK = 64  # forward batches between looks at the servers' change counters
-MAX_ELEMENTS = 1000  # larger collections are compared in chunks by the client, not digested in one script
 # A fetched string is read up to this many bytes: bounds what a batch makes either server buffer (4 MB)
 # whatever the values; a string this long or longer is settled by its digest instead.
 FETCH_LIMIT = 4096
@@ -147,20 +147,76 @@ class _Fetch(_Op):
                 (db_pass.owner.target, target_values),
             ):
                 side.saw_string(max(map(len, filter(None, values)), default=0))
-        # A key missing on both sides reads alike on both (nil or b"", expiry -2): no difference.
+        differing: set[int] = set()
         if source_values != target_values or source_expiries != target_expiries:
-            unsettled = sorted(
-                {
-                    *unsettled,
-                    *(
-                        i
-                        for i in range(n)
-                        if source_values[i] != target_values[i] or source_expiries[i] != target_expiries[i]
-                    ),
-                }
-            )
+            differing = {
+                i
+                for i in range(n)
+                if source_values[i] != target_values[i] or source_expiries[i] != target_expiries[i]
+            }
+        # Alike on both sides but not settled by the value: a collection (nil, or WRONGTYPE when capped),
+        # a key missing on both (expiry -2: no difference), or a string at the cap (its records decide).
+        collections, records = [], sorted(differing)
+        for i in unsettled:
+            if i in differing:
+                continue
+            if source_values[i] is None or source_values[i].__class__ is str:
+                if source_expiries[i] != -2:
+                    collections.append(keys[i])
+            else:
+                records.append(i)
+        if records:
+            db_pass.submit(_Records(db_pass, [keys[i] for i in records]))
+        if collections:
+            db_pass.submit(_Types(db_pass, collections))
+
+
+class _Types(_Op):
+    """The types of the collections a fetch met, to read each with its own bounded command."""
+
+    def __init__(self, db_pass: DbPass, keys: list[bytes]) -> None:
+        self.keys = keys
+        request = per_key(b"*2\r\n$4\r\nTYPE\r\n$%d\r\n%s\r\n", keys)
+        self.source = db_pass.source_conn.send(request, len(keys))
+        self.target = db_pass.target_conn.send(request, len(keys))
+
+    def finish(self, db_pass: DbPass) -> None:
+        source = db_pass.source_conn.wait(self.source)
+        target = db_pass.target_conn.wait(self.target)
+        readable = [
+            (key, kind)
+            for key, kind, other in zip(self.keys, source, target, strict=True)
+            if kind == other and kind in READERS
+        ]
+        if len(readable) < len(self.keys):  # types differ, a stream, or gone since: the records decide
+            chosen = {key for key, _ in readable}
+            db_pass.submit(_Records(db_pass, [key for key in self.keys if key not in chosen]))
+        if readable:
+            db_pass.submit(_CollectionReads(db_pass, readable))
+
+
+class _CollectionReads(_Op):
+    """Small collections read whole from both sides and compared as values; the rest go to records."""
+
+    def __init__(self, db_pass: DbPass, keys_and_types: list[tuple[bytes, bytes]]) -> None:
+        self.keys_and_types = keys_and_types
+        request = b"".join(READERS[kind].request(key) for key, kind in keys_and_types)
+        replies = sum(READERS[kind].replies for _, kind in keys_and_types)
+        self.source = db_pass.source_conn.send(request, replies)
+        self.target = db_pass.target_conn.send(request, replies)
+
+    def finish(self, db_pass: DbPass) -> None:
+        source = db_pass.source_conn.wait(self.source)
+        target = db_pass.target_conn.wait(self.target)
+        unsettled, at = [], 0
+        for key, kind in self.keys_and_types:
+            reader = READERS[kind]
+            a, b = source[at : at + reader.replies], target[at : at + reader.replies]
+            at += reader.replies
+            if not reader.equal(a, b):
+                unsettled.append(key)
         if unsettled:
-            db_pass.submit(_Records(db_pass, [keys[i] for i in unsettled]))
+            db_pass.submit(_Records(db_pass, unsettled))
 
 
 class _Digest(_Op):
@@ -170,11 +226,13 @@ class _Digest(_Op):
     def __init__(self, db_pass: DbPass, keys: list[bytes]) -> None:
         self.keys = keys
         encoded = bulk_strings(keys)
-        self.source = db_pass.owner.source.start_digest(
-            db_pass.source_conn, keys, MAX_ELEMENTS, batch=True, encoded_keys=encoded
+        source, target = db_pass.owner.source, db_pass.owner.target
+        careful = source.careful or target.careful  # the same string mode, or equal data digests differ
+        self.source = source.start_digest(
+            db_pass.source_conn, keys, MAX_ELEMENTS, batch=True, encoded_keys=encoded, careful=careful
         )
-        self.target = db_pass.owner.target.start_digest(
-            db_pass.target_conn, keys, MAX_ELEMENTS, batch=True, encoded_keys=encoded
+        self.target = target.start_digest(
+            db_pass.target_conn, keys, MAX_ELEMENTS, batch=True, encoded_keys=encoded, careful=careful
         )
 
     def finish(self, db_pass: DbPass) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from migrator.endpoints import Endpoint, connect, connection_error, parse_url
 from migrator.errors import MigratorError
-from migrator.verify.wire import WireConnection, bulk_strings
+from migrator.verify.wire import WireConnection, bulk_strings, command
 
 if TYPE_CHECKING:
     import redis
@@ -54,8 +54,7 @@ class Side:
     @classmethod
     def open(cls, url: str, role: str) -> Side:
         side = cls(role, parse_url(url, role))
-        with side.guard():
-            version = side.client(0).info("server")["redis_version"]
+        version = str(side.info("server").get("redis_version", "0"))
         if tuple(int(p) for p in version.split(".")[:2]) < MIN_VERSION:
             side.close()
             raise MigratorError(
@@ -63,8 +62,7 @@ class Side:
                 "verify against a 7.0+ server",
                 "UnsupportedVersion",
             )
-        with side.guard():
-            side._script_sha = side.client(0).script_load(DIGEST_LUA).encode()
+        side._script_sha = side._call(0, command(b"SCRIPT", b"LOAD", DIGEST_LUA))
         return side
 
     def __enter__(self) -> Side:
@@ -78,6 +76,7 @@ class Side:
         return self.endpoint.url
 
     def client(self, db: int) -> redis.Redis:
+        """A redis-py client, for the rare logical compares and re-check rounds (the bulk goes by `wire`)."""
         if db not in self._clients:
             self._clients[db] = connect(self.endpoint, self.role, timeout=TIMEOUT, db=db)
         return self._clients[db]
@@ -97,41 +96,49 @@ class Side:
         except redis.RedisError as exc:
             raise connection_error(exc, self.endpoint, self.role) from None
 
-    def dbs_with_keys(self) -> set[int]:
-        with self.guard():
-            keyspace = self.client(0).info("keyspace")
-        return {int(name[2:]) for name in keyspace if name.startswith("db")}
+    def _call(self, db: int, request: bytes) -> object:
+        """One command on this side's control connection to `db`."""
+        if db not in self._control:
+            self._control[db] = self.wire(db)
+        conn = self._control[db]
+        return conn.check(conn.call(request)[0])
 
-    def dbsize(self, db: int) -> int:
-        with self.guard():
-            return self.client(db).dbsize()
+    def info(self, *sections: str) -> dict[str, object]:
+        return parse_info(self._call(0, command(b"INFO", *sections)))
+
+    def key_counts(self) -> dict[int, int]:
+        """Keys per database that holds any (INFO keyspace)."""
+        return {
+            int(name[2:]): int(fields["keys"])
+            for name, fields in self.info("keyspace").items()
+            if name.startswith("db") and isinstance(fields, dict)
+        }
 
     def change_marks(self, db: int) -> tuple | None:
         """What any change to this server's data moves, with db's key count; None if the server hides it."""
-        with self.guard():
-            info = self.client(0).info("persistence", "stats", "server", "replication", "keyspace")
+        info = self.info("persistence", "stats", "server", "replication", "keyspace")
         if any(name not in info for name in CHANGE_COUNTERS):
             return None
         keyspace = info.get(f"db{db}", {})
         return (
             *(info[name] for name in CHANGE_COUNTERS),
             *(info.get(name) for name in RESET_MARKS),
-            keyspace.get("keys", 0),
-            keyspace.get("expires", 0),
+            int(keyspace.get("keys", 0)),
+            int(keyspace.get("expires", 0)),
         )
 
     def saw_string(self, longest: int) -> None:
         self.careful = self.careful or longest > LARGE_STRING
 
     def digest_request(
-        self, encoded_keys: bytes, count: int, max_elements: int, canonical: bool, batch: bool
+        self, encoded_keys: bytes, count: int, max_elements: int, canonical: bool, batch: bool, careful: bool
     ) -> bytes:
         """EVALSHA of digest.lua over `count` keys encoded by `bulk_strings` (once, for both sides)."""
         args = (
             max_elements,
             "canonical" if canonical else "fast",
             SCRIPT_BUDGET,
-            "careful" if self.careful else "fast",
+            "careful" if careful else "fast",
             "batch" if batch else "records",
         )
         head = b"*%d\r\n$7\r\nEVALSHA\r\n" % (3 + count + len(args)) + bulk_strings((self._script_sha, count))
@@ -146,8 +153,11 @@ class Side:
         canonical: bool = False,
         batch: bool = False,
         encoded_keys: bytes | None = None,
+        careful: bool | None = None,
     ) -> DigestCall:
-        return DigestCall(self, conn, keys, max_elements, canonical, batch, encoded_keys)
+        """`careful` (default: this server's own) must be the same on both sides for batch digests."""
+        careful = self.careful if careful is None else careful
+        return DigestCall(self, conn, keys, (max_elements, canonical, batch, careful), encoded_keys)
 
     def digest(
         self, db: int, keys: list[bytes], max_elements: int, canonical: bool = False
@@ -175,13 +185,11 @@ class DigestCall:
         side: Side,
         conn: WireConnection,
         keys: list[bytes],
-        max_elements: int,
-        canonical: bool,
-        batch: bool,
+        options: tuple[int, bool, bool, bool],
         encoded_keys: bytes | None,
     ) -> None:
         self.side, self.conn, self.keys = side, conn, keys
-        self.options = (max_elements, canonical, batch)
+        self.options = options  # max_elements, canonical, batch, careful
         self.done = 0
         self.pieces: list[tuple[int, bytes]] = []
         self.big: list[int] = []  # 1-based indexes into keys
@@ -207,6 +215,20 @@ class DigestCall:
     def records(self) -> tuple[bytes, list[int]]:
         self.result()
         return b"\n".join(blob for _, blob in self.pieces), self.big
+
+
+def parse_info(text: object) -> dict[str, object]:
+    """INFO's text as {field: value}; keyspace lines (db0:keys=1,expires=0,...) as {field: {name: value}}."""
+    info: dict[str, object] = {}
+    for line in bytes(text).decode(errors="replace").splitlines():
+        name, sep, value = line.partition(":")
+        if not sep or name.startswith("#"):
+            continue
+        if name.startswith("db") and name[2:].isdigit():
+            info[name] = dict(part.partition("=")[::2] for part in value.split(","))
+        else:
+            info[name] = value
+    return info
 
 
 def wait_caught_up(source: redis.Redis, target: redis.Redis, timeout: float) -> bool:

@@ -19,9 +19,9 @@ from collections import deque
 FETCH = "fetch"
 DIGEST = "digest"
 STRATEGIES = (DIGEST, FETCH)  # digest first: it is the safe choice on a slow link
-WINDOW = 8  # batches per measurement, after the first completion
-SMOOTHING = 0.5  # weight of a new measurement against the estimate so far
-SWITCH_MARGIN = 1.1  # the other strategy must be this much faster to take over
+WINDOW = 6  # batches per measurement, after the first completion
+SMOOTHING = 0.3  # weight of a new measurement against the estimate so far
+SWITCH_MARGIN = 1.3  # the other strategy must be this much faster to take over
 EXPLORE_COST = 0.02
 MIN_EXPLORE_GAP, MAX_EXPLORE_GAP = 32, 256  # batches between measurements of the slower strategy
 

@@ -104,9 +104,10 @@ class _Verifier:
 
     def run(self, dbs: list[int] | None) -> VerifyReport:
         started = time.monotonic()
+        source_keys, target_keys = self.source.key_counts(), self.target.key_counts()
         if dbs is None:
-            dbs = sorted(self.source.dbs_with_keys() | self.target.dbs_with_keys())
-        self.progress(0, sum(self.source.dbsize(db) + self.target.dbsize(db) for db in dbs))
+            dbs = sorted(source_keys.keys() | target_keys.keys())
+        self.progress(0, sum(source_keys.get(db, 0) + target_keys.get(db, 0) for db in dbs))
         for db in dbs:
             DbPass(self, db, self.chooser).run()
         rounds_run = 1

@@ -73,9 +73,9 @@ class WireConnection:
 
     def check(self, reply: object) -> object:
         """`reply`, unless it is an error reply: then the one-line error for this server."""
-        import redis
-
         if isinstance(reply, str):
+            import redis
+
             raise connection_error(redis.ResponseError(reply), self.endpoint, self.role)
         return reply
 
