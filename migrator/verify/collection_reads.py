@@ -48,10 +48,10 @@ def _set(replies: list) -> set:
     return set(replies[0][1])
 
 
-def _zset(replies: list) -> list:
+def _zset(replies: list) -> tuple[list, list]:
     # Scores as doubles: Redis 7.0 prints 1.1 as 1.1000000000000001, Valkey as 1.1.
     flat = replies[0]
-    return list(zip(flat[::2], map(float, flat[1::2]), strict=True))
+    return flat[::2], list(map(float, flat[1::2]))
 
 
 def _fields(flat: list) -> dict:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 from migrator.verify.collection_reads import MAX_ELEMENTS, READERS
 from migrator.verify.report import EXTRA
 from migrator.verify.strategy import FETCH, StrategyChooser
-from migrator.verify.wire import Pending, WireConnection, bulk_strings, per_key
+from migrator.verify.wire import Pending, WireConnection, bulk_strings, encode_keys, per_key
 
 if TYPE_CHECKING:
     from migrator.verify.server import DigestCall, Side
@@ -32,8 +32,8 @@ QUIET_CHECK = 64  # forward batches between looks at the servers' change counter
 # A fetched string is read up to this many bytes: bounds what a batch makes either server buffer (4 MB)
 # whatever the values; a string this long or longer is settled by its digest instead.
 FETCH_LIMIT = 4096
-GETRANGE = b"*4\r\n$8\r\nGETRANGE\r\n$%d\r\n%s\r\n$1\r\n0\r\n$4\r\n" + str(FETCH_LIMIT - 1).encode() + b"\r\n"
-PEXPIRETIME = b"*2\r\n$11\r\nPEXPIRETIME\r\n$%d\r\n%s\r\n"
+GETRANGE, GETRANGE_REST = b"*4\r\n$8\r\nGETRANGE\r\n", b"$1\r\n0\r\n" + bulk_strings([FETCH_LIMIT - 1])
+PEXPIRETIME = b"*2\r\n$11\r\nPEXPIRETIME\r\n"
 
 
 class PassOwner(Protocol):
@@ -114,11 +114,12 @@ class _Fetch(_Op):
     def __init__(self, db_pass: DbPass, keys: list[bytes]) -> None:
         self.keys = keys
         self.capped = db_pass.owner.source.careful or db_pass.owner.target.careful
+        encoded = encode_keys(keys)
         if self.capped:
-            request, replies = per_key(GETRANGE, keys), len(keys)
+            request, replies = per_key(GETRANGE, encoded, GETRANGE_REST), len(keys)
         else:
-            request, replies = b"*%d\r\n$4\r\nMGET\r\n" % (len(keys) + 1) + bulk_strings(keys), 1
-        request += per_key(PEXPIRETIME, keys)
+            request, replies = b"*%d\r\n$4\r\nMGET\r\n" % (len(keys) + 1) + b"".join(encoded), 1
+        request += per_key(PEXPIRETIME, encoded)
         replies += len(keys)
         self.source = db_pass.source_conn.send(request, replies)
         self.target = db_pass.target_conn.send(request, replies)
@@ -142,11 +143,11 @@ class _Fetch(_Op):
             unsettled = [
                 i for i, value in enumerate(source_values) if value is None
             ]  # missing, or not a string
-            for side, values in (
-                (db_pass.owner.source, source_values),
-                (db_pass.owner.target, target_values),
-            ):
-                side.saw_string(max(map(len, filter(None, values)), default=0))
+            longest = max(map(len, filter(None, source_values)), default=0)
+            db_pass.owner.source.saw_string(longest)
+            if target_values != source_values:
+                longest = max(map(len, filter(None, target_values)), default=0)
+            db_pass.owner.target.saw_string(longest)
         differing: set[int] = set()
         if source_values != target_values or source_expiries != target_expiries:
             differing = {
@@ -176,7 +177,7 @@ class _Types(_Op):
 
     def __init__(self, db_pass: DbPass, keys: list[bytes]) -> None:
         self.keys = keys
-        request = per_key(b"*2\r\n$4\r\nTYPE\r\n$%d\r\n%s\r\n", keys)
+        request = per_key(b"*2\r\n$4\r\nTYPE\r\n", encode_keys(keys))
         self.source = db_pass.source_conn.send(request, len(keys))
         self.target = db_pass.target_conn.send(request, len(keys))
 
@@ -225,7 +226,7 @@ class _Digest(_Op):
 
     def __init__(self, db_pass: DbPass, keys: list[bytes]) -> None:
         self.keys = keys
-        encoded = bulk_strings(keys)
+        encoded = b"".join(encode_keys(keys))
         source, target = db_pass.owner.source, db_pass.owner.target
         careful = source.careful or target.careful  # the same string mode, or equal data digests differ
         self.source = source.start_digest(
@@ -246,7 +247,7 @@ class _Records(_Op):
 
     def __init__(self, db_pass: DbPass, keys: list[bytes]) -> None:
         self.keys = keys
-        encoded = bulk_strings(keys)
+        encoded = b"".join(encode_keys(keys))
         self.source: DigestCall = db_pass.owner.source.start_digest(
             db_pass.source_conn, keys, MAX_ELEMENTS, encoded_keys=encoded
         )
@@ -264,7 +265,7 @@ class _Exists(_Op):
     def __init__(self, db_pass: DbPass, keys: list[bytes]) -> None:
         self.keys = keys
         self.pending = db_pass.exists_conn.send(
-            b"*%d\r\n$6\r\nEXISTS\r\n" % (len(keys) + 1) + bulk_strings(keys), 1
+            b"*%d\r\n$6\r\nEXISTS\r\n" % (len(keys) + 1) + b"".join(encode_keys(keys)), 1
         )
 
     def finish(self, db_pass: DbPass) -> None:
@@ -272,7 +273,7 @@ class _Exists(_Op):
         (count,) = conn.wait(self.pending)
         if conn.check(count) == len(self.keys):
             return
-        found = conn.call(per_key(b"*2\r\n$6\r\nEXISTS\r\n$%d\r\n%s\r\n", self.keys), len(self.keys))
+        found = conn.call(per_key(b"*2\r\n$6\r\nEXISTS\r\n", encode_keys(self.keys)), len(self.keys))
         for key, exists in zip(self.keys, found, strict=True):
             if not conn.check(exists):
                 db_pass.owner.found(db_pass.db, key, EXTRA, "")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from migrator.endpoints import Endpoint, connect, connection_error, parse_url
 from migrator.errors import MigratorError
-from migrator.verify.wire import WireConnection, bulk_strings, command
+from migrator.verify.wire import WireConnection, bulk_strings, command, encode_keys
 
 if TYPE_CHECKING:
     import redis
@@ -133,7 +133,7 @@ class Side:
     def digest_request(
         self, encoded_keys: bytes, count: int, max_elements: int, canonical: bool, batch: bool, careful: bool
     ) -> bytes:
-        """EVALSHA of digest.lua over `count` keys encoded by `bulk_strings` (once, for both sides)."""
+        """EVALSHA of digest.lua over `count` keys, encoded and joined once for both sides."""
         args = (
             max_elements,
             "canonical" if canonical else "fast",
@@ -197,7 +197,7 @@ class DigestCall:
 
     def _request(self, encoded_keys: bytes | None) -> bytes:
         rest = self.keys[self.done :]
-        encoded = bulk_strings(rest) if encoded_keys is None else encoded_keys
+        encoded = b"".join(encode_keys(rest)) if encoded_keys is None else encoded_keys
         return self.side.digest_request(encoded, len(rest), *self.options)
 
     def result(self) -> DigestCall:

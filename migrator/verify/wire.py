@@ -30,9 +30,16 @@ def command(*args: bytes | str | int) -> bytes:
     return b"*%d\r\n" % len(args) + bulk_strings(args)
 
 
-def per_key(template: bytes, keys: Iterable[bytes]) -> bytes:
-    """`template` (a command with `%d\\r\\n%s` where the key goes) once per key, e.g. PEXPIRETIME."""
-    return b"".join(template % (len(key), key) for key in keys)
+def encode_keys(keys: Iterable[bytes]) -> list[bytes]:
+    """Each key as a RESP bulk string, made once per batch for every command that takes the keys."""
+    return [b"$%d\r\n%s\r\n" % (len(key), key) for key in keys]
+
+
+def per_key(prefix: bytes, encoded_keys: list[bytes], suffix: bytes = b"") -> bytes:
+    """One command per key: `prefix` (the command up to its key), the key, `suffix` (what follows it)."""
+    if not encoded_keys:
+        return b""
+    return prefix + (suffix + prefix).join(encoded_keys) + suffix
 
 
 class Pending:
