@@ -37,7 +37,7 @@ from tests.servers import ServerProcess, replicate, server_binary  # noqa: E402
 
 LOOPBACK_KEYS = int(os.environ.get("BENCH_VERIFY_KEYS", "1000000"))
 SHAPED_KEYS = int(os.environ.get("BENCH_SHAPED_KEYS", "300000"))
-REPEATS = int(os.environ.get("BENCH_REPEATS", "2"))
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 GOAL_LOOPBACK, GOAL_RATE, GOAL_RSS_MB, GOAL_SHAPED = 0.85, 100_000, 200.0, 2.5
 SHAPE = ["tbf", "rate", "100mbit", "burst", "64kb", "latency", "200ms"]
 INSIDE = "--inside-shaped-namespace"

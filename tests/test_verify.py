@@ -440,3 +440,28 @@ def test_a_database_in_the_urls_limits_the_comparison_to_it(source, target) -> N
     with pytest.raises(MigratorError, match="names database 2 and the target URL database 0"):
         verify(f"{source.url}/2", target.url)
     assert verify(source.url, target.url).missing_on_target == 1
+
+
+def _simulate(cost_ms: Callable[[int, str], float], batches: int = 1000) -> strategy.StrategyChooser:
+    """Drive a chooser with a simulated server: batch i with strategy s completes cost_ms(i, s) later."""
+    chooser, now = strategy.StrategyChooser(), 0.0
+    for i in range(batches):
+        chosen = chooser.next()
+        now += cost_ms(i, chosen) / 1000
+        chooser.completed(chosen, 1000, now)
+    return chooser
+
+
+def test_the_faster_strategy_takes_most_batches_and_probes_stay_cheap() -> None:
+    loopback = _simulate(lambda i, s: 5.0 if s == strategy.FETCH else 8.0)  # fetching is cheaper
+    assert loopback.batches[strategy.FETCH] > 0.9 * 1000
+    slow_link = _simulate(lambda i, s: 30.0 if s == strategy.FETCH else 10.0)  # bytes are the limit
+    assert slow_link.batches[strategy.DIGEST] > 0.95 * 1000
+    assert slow_link.batches[strategy.FETCH] <= 6 * 4  # each probe of a 3x slower strategy stops early
+
+
+def test_a_change_of_conditions_is_noticed_by_the_next_probes() -> None:
+    # Fetching wins for 300 batches, then the link slows down (a tunnel's throttle starts, say).
+    chooser = _simulate(lambda i, s: (5.0 if i < 300 else 40.0) if s == strategy.FETCH else 10.0)
+    assert chooser._current == strategy.DIGEST
+    assert chooser.batches[strategy.DIGEST] > 1000 - 300 - strategy.MAX_EXPLORE_GAP

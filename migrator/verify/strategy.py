@@ -19,7 +19,8 @@ from collections import deque
 FETCH = "fetch"
 DIGEST = "digest"
 STRATEGIES = (DIGEST, FETCH)  # digest first: it is the safe choice on a slow link
-WINDOW = 6  # batches per measurement, after the first completion
+WINDOW = 5  # batches per measurement, after the first completion
+EARLY = 2  # a probe this many batches in and already twice as slow is stopped there
 SMOOTHING = 0.3  # weight of a new measurement against the estimate so far
 SWITCH_MARGIN = 1.3  # the other strategy must be this much faster to take over
 EXPLORE_COST = 0.02
@@ -32,17 +33,17 @@ class StrategyChooser:
     def __init__(self, strategies: tuple[str, ...] | None = None, window: int = WINDOW) -> None:
         self.strategies = strategies or STRATEGIES
         self.window = window
-        self.rates: dict[str, float] = {}  # keys per second, latest measurement
-        self._plan: deque[str] = deque()
-        self._probed: set[str] = set()
+        self.rates: dict[str, float] = {}  # keys per second, smoothed
+        self.batches = dict.fromkeys(self.strategies, 0)
+        self._plan: deque[str] = deque()  # the probe's batches still to submit
+        self._probing: str | None = None  # whose measurement is under way
+        self._current: str | None = None  # the strategy used between probes
         self._since_probe = 0
-        self._current: str | None = None  # the strategy exploited between probes
         # The run of consecutive completions of one strategy being measured.
         self._run_strategy: str | None = None
         self._run_start = 0.0
         self._run_keys = 0
         self._run_batches = 0
-        self.batches = dict.fromkeys(self.strategies, 0)
 
     def next(self) -> str:
         strategy = self._choose()
@@ -52,17 +53,17 @@ class StrategyChooser:
     def _choose(self) -> str:
         if self._plan:
             return self._plan.popleft()
-        for strategy in self.strategies:
-            if strategy not in self._probed:
-                self._probed.add(strategy)
-                return self._probe(strategy)
-            if strategy not in self.rates:
-                return strategy  # its measurement is still in flight: keep it going until it completes
-        if len(self.strategies) == 1:
-            return self.strategies[0]
-        best = max(self.strategies, key=self.rates.__getitem__)
-        if self._current is None or self.rates[best] > SWITCH_MARGIN * self.rates[self._current]:
+        unmeasured = [s for s in self.strategies if s not in self.rates]
+        if unmeasured and self._probing is None:
+            return self._probe(unmeasured[0])
+        measured = [s for s in self.strategies if s in self.rates]
+        if not measured:
+            return self._probing or self.strategies[0]  # the first probe is still completing
+        best = max(measured, key=self.rates.__getitem__)
+        if self._current not in measured or self.rates[best] > SWITCH_MARGIN * self.rates[self._current]:
             self._current = best
+        if len(measured) < len(self.strategies):
+            return self._current  # a probe is completing
         other = next(s for s in self.strategies if s != self._current)
         self._since_probe += 1
         if self._since_probe >= self._explore_gap(self.rates[self._current] / self.rates[other]):
@@ -71,6 +72,7 @@ class StrategyChooser:
         return self._current
 
     def _probe(self, strategy: str) -> str:
+        self._probing = strategy
         self._plan.extend([strategy] * self.window)  # plus this one: window + 1 in a row
         return strategy
 
@@ -85,8 +87,15 @@ class StrategyChooser:
             return  # the first completion only starts the clock: earlier batches were the other strategy
         self._run_keys += keys
         self._run_batches += 1
-        if self._run_batches >= self.window and now > self._run_start:
-            rate = self._run_keys / (now - self._run_start)
+        if now <= self._run_start:
+            return
+        rate = self._run_keys / (now - self._run_start)
+        current = self.rates.get(self._current) if self._current else None
+        clearly_slower = strategy == self._probing and current and rate < current / 2
+        if self._run_batches >= self.window or (self._run_batches >= EARLY and clearly_slower):
             known = self.rates.get(strategy)
             self.rates[strategy] = rate if known is None else SMOOTHING * rate + (1 - SMOOTHING) * known
             self._run_start, self._run_keys, self._run_batches = now, 0, 0
+            if strategy == self._probing:
+                self._probing = None
+                self._plan.clear()  # a probe stopped early leaves its last batches unsent
