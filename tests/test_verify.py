@@ -465,3 +465,12 @@ def test_a_change_of_conditions_is_noticed_by_the_next_probes() -> None:
     chooser = _simulate(lambda i, s: (5.0 if i < 300 else 40.0) if s == strategy.FETCH else 10.0)
     assert chooser._current == strategy.DIGEST
     assert chooser.batches[strategy.DIGEST] > 1000 - 300 - strategy.MAX_EXPLORE_GAP
+
+
+def test_a_link_with_latency_gets_more_in_flight_within_bounds() -> None:
+    from migrator.verify.passes import BATCH, DEPTH, MAX_DEPTH, MAX_SCAN_COUNT, pipeline_size
+
+    assert pipeline_size(0.0001) == (DEPTH, BATCH)  # loopback
+    depth, count = pipeline_size(0.02)  # a 20 ms tunnel
+    assert DEPTH < depth < MAX_DEPTH and BATCH < count <= MAX_SCAN_COUNT
+    assert pipeline_size(10.0) == (MAX_DEPTH, MAX_SCAN_COUNT)

@@ -4,13 +4,14 @@ Forward: SCAN the source; per batch, either fetch (GETRANGE capped at FETCH_LIMI
 the same request to both servers) or digest (digest.lua's batch digest on both); keys whose fetched
 values or batch digests differ, and keys a fetch cannot settle (collections, capped strings, missing keys),
 get per-key digest records, classified by the verifier. Reverse: SCAN the target; one EXISTS per batch
-on the source, unless key counts settle it (see DbPass). Up to DEPTH batches are in flight per
-direction, so both servers always have work queued while the client compares; SCAN replies are read
-ahead on their own connections.
+on the source, unless key counts settle it (see DbPass). Several batches are in flight per direction
+(more on a link with latency), so both servers always have work queued while the client compares;
+SCAN replies are read ahead on their own connections.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -25,9 +26,22 @@ if TYPE_CHECKING:
     from migrator.verify.server import DigestCall, Side
 
 BATCH = 1000
-SCAN_COUNT = 1000  # what SCAN returns is cut into batches of BATCH
-DEPTH = 4  # batches in flight per direction
+DEPTH = 4  # batches in flight per direction, on a link with no latency to speak of
 READ_AHEAD = 2  # scanned batches waiting for their turn
+# Through a tunnel, each round trip costs milliseconds: keep enough in flight to cover it, at a rate of up
+# to about KEYS_PER_MS, and SCAN more per call (its cursor makes the calls a chain of round trips), though
+# never more than MAX_SCAN_COUNT at once (about as long on the server as one digest call).
+KEYS_PER_MS = 200
+MAX_DEPTH, MAX_SCAN_COUNT = 32, 4 * BATCH
+
+
+def pipeline_size(round_trip_s: float) -> tuple[int, int]:
+    """(batches in flight, SCAN COUNT) for a link with this idle round-trip time."""
+    keys = KEYS_PER_MS * round_trip_s * 1000
+    depth = min(MAX_DEPTH, DEPTH + round(keys / BATCH))
+    return depth, max(BATCH, min(MAX_SCAN_COUNT, int(round(keys, -3))))
+
+
 QUIET_CHECK = 64  # forward batches between looks at the servers' change counters
 # A fetched string is read up to this many bytes: bounds what a batch makes either server buffer (4 MB)
 # whatever the values; a string this long or longer is settled by its digest instead.
@@ -61,10 +75,10 @@ class PassOwner(Protocol):
 class _Scan:
     """A SCAN over one side's database, one request ahead, on its own connection."""
 
-    def __init__(self, conn: WireConnection, owner: PassOwner) -> None:
+    def __init__(self, conn: WireConnection, owner: PassOwner, count: int) -> None:
         self.conn, self.owner = conn, owner
         self.cursor = b"0"
-        self.count = SCAN_COUNT
+        self.count = count
         self.finished = False
         self.pending: Pending | None = None
         self.ready: deque[list[bytes]] = deque()
@@ -279,6 +293,16 @@ class _Exists(_Op):
                 db_pass.owner.found(db_pass.db, key, EXTRA, "")
 
 
+def _round_trip(conn: WireConnection, samples: int = 3) -> float:
+    """The best of a few PINGs: the link's latency, not the server's load."""
+    best = math.inf
+    for _ in range(samples):
+        begun = time.monotonic()
+        conn.check(conn.call(b"*1\r\n$4\r\nPING\r\n")[0])
+        best = min(best, time.monotonic() - begun)
+    return best
+
+
 class DbPass:
     """Both directions over one database; differences go to the owner (the verifier).
 
@@ -292,7 +316,9 @@ class DbPass:
         self.owner, self.db, self.chooser = owner, db, chooser
         source, target = owner.source, owner.target
         self.source_conn, self.target_conn = source.wire(db), target.wire(db)
-        self.forward_scan = _Scan(source.wire(db), owner)
+        round_trip = max(_round_trip(self.source_conn), _round_trip(self.target_conn))
+        self.depth, self.scan_count = pipeline_size(round_trip)
+        self.forward_scan = _Scan(source.wire(db), owner, self.scan_count)
         self.reverse_scan: _Scan | None = None
         self.exists_conn: WireConnection | None = None
         self.in_flight: deque[_Op] = deque()
@@ -309,7 +335,7 @@ class DbPass:
 
     def _start_reverse(self) -> None:
         self.marks = None
-        self.reverse_scan = _Scan(self.owner.target.wire(self.db), self.owner)
+        self.reverse_scan = _Scan(self.owner.target.wire(self.db), self.owner, self.scan_count)
         self.exists_conn = self.owner.source.wire(self.db)
 
     def _count_extras(self) -> bool:
@@ -348,21 +374,21 @@ class DbPass:
         while True:
             reverse = self.reverse_scan
             forward.top_up()
-            while self.forward_in_flight < DEPTH and forward.ready:
+            while self.forward_in_flight < self.depth and forward.ready:
                 keys = forward.ready.popleft()
                 self.owner.keys_checked += len(keys)
                 self.submit((_Fetch if self.chooser.next() == FETCH else _Digest)(self, keys))
                 self.forward_in_flight += 1
             if reverse is not None:
                 reverse.top_up()
-                while self.reverse_in_flight < DEPTH and reverse.ready:
+                while self.reverse_in_flight < self.depth and reverse.ready:
                     keys = reverse.ready.popleft()
                     self.owner.target_keys_scanned += len(keys)
                     self.submit(_Exists(self, keys))
                     self.reverse_in_flight += 1
-            if forward.starved and self.forward_in_flight < DEPTH:
+            if forward.starved and self.forward_in_flight < self.depth:
                 forward.finish()
-            elif reverse is not None and reverse.starved and self.reverse_in_flight < DEPTH:
+            elif reverse is not None and reverse.starved and self.reverse_in_flight < self.depth:
                 reverse.finish()
             elif self.in_flight:
                 yield self.in_flight.popleft()
