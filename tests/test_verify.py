@@ -442,13 +442,18 @@ def test_a_database_in_the_urls_limits_the_comparison_to_it(source, target) -> N
     assert verify(source.url, target.url).missing_on_target == 1
 
 
-def _simulate(cost_ms: Callable[[int, str], float], batches: int = 1000) -> strategy.StrategyChooser:
-    """Drive a chooser with a simulated server: batch i with strategy s completes cost_ms(i, s) later."""
-    chooser, now = strategy.StrategyChooser(), 0.0
-    for i in range(batches):
-        chosen = chooser.next()
-        now += cost_ms(i, chosen) / 1000
-        chooser.completed(chosen, 1000, now)
+def _simulate(
+    cost_ms: Callable[[int, str], float], batches: int = 1000, depth: int = 4
+) -> strategy.StrategyChooser:
+    """Drive a chooser with a simulated pipeline: `depth` batches in flight, each taking cost_ms(i, s)."""
+    chooser, now, in_flight = strategy.StrategyChooser(), 0.0, []
+    for i in range(batches + depth):
+        if i < batches:
+            in_flight.append((i, chooser.next()))
+        if len(in_flight) > depth or i >= batches:
+            done, chosen = in_flight.pop(0)
+            now += cost_ms(done, chosen) / 1000
+            chooser.completed(chosen, 1000, now)
     return chooser
 
 
@@ -474,3 +479,16 @@ def test_a_link_with_latency_gets_more_in_flight_within_bounds() -> None:
     depth, count = pipeline_size(0.02)  # a 20 ms tunnel
     assert DEPTH < depth < MAX_DEPTH and BATCH < count <= MAX_SCAN_COUNT
     assert pipeline_size(10.0) == (MAX_DEPTH, MAX_SCAN_COUNT)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_noisy_windows_do_not_keep_the_slower_strategy(seed: int) -> None:
+    """A shared machine: one batch in ten takes five times as long, whichever strategy it uses."""
+    import random
+
+    rng = random.Random(seed)
+    burst = lambda: 5 if rng.random() < 0.1 else 1  # noqa: E731
+    loopback = _simulate(lambda i, s: (5.0 if s == strategy.FETCH else 8.0) * burst())
+    assert loopback.batches[strategy.FETCH] > 0.75 * 1000
+    slow_link = _simulate(lambda i, s: (30.0 if s == strategy.FETCH else 10.0) * burst())
+    assert slow_link.batches[strategy.DIGEST] > 0.95 * 1000
