@@ -447,6 +447,7 @@ def _simulate(
 ) -> strategy.StrategyChooser:
     """Drive a chooser with a simulated pipeline: `depth` batches in flight, each taking cost_ms(i, s)."""
     chooser, now, in_flight = strategy.StrategyChooser(), 0.0, []
+    chooser.warmup = depth
     for i in range(batches + depth):
         if i < batches:
             in_flight.append((i, chooser.next()))

@@ -318,6 +318,7 @@ class DbPass:
         self.source_conn, self.target_conn = source.wire(db), target.wire(db)
         round_trip = max(_round_trip(self.source_conn), _round_trip(self.target_conn))
         self.depth, self.scan_count = pipeline_size(round_trip)
+        chooser.warmup = max(chooser.warmup, self.depth)
         self.forward_scan = _Scan(source.wire(db), owner, self.scan_count)
         self.reverse_scan: _Scan | None = None
         self.exists_conn: WireConnection | None = None
