@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from migrator.errors import MigratorError
+from migrator.errors import Code, MigratorError
 
 if TYPE_CHECKING:
     import redis
@@ -48,32 +48,32 @@ def parse_url(url: str, role: str = "server") -> Endpoint:
         port = parts.port
     except ValueError as exc:
         raise MigratorError(
-            f"{role} URL {url!r} is not valid ({exc})", "use redis://HOST:PORT[/DB]", "InvalidURL"
+            f"{role} URL {url!r} is not valid ({exc})", "use redis://HOST:PORT[/DB]", Code.INVALID_URL
         ) from None
     if parts.scheme == "rediss":
         raise MigratorError(
             f"{role} URL {url!r} uses TLS (rediss://); online migration needs in-transit encryption off",
             f"use a plain redis:// endpoint — {README_PREREQS}",
-            "TLSNotSupported",
+            Code.TLS_NOT_SUPPORTED,
         )
     if parts.scheme != "redis":
         raise MigratorError(
             f"{role} URL {url!r} has scheme {parts.scheme or '(none)'!r}",
             "use redis://HOST:PORT[/DB]",
-            "InvalidURL",
+            Code.INVALID_URL,
         )
     if not parts.hostname:
-        raise MigratorError(f"{role} URL {url!r} has no host", "use redis://HOST:PORT[/DB]", "InvalidURL")
+        raise MigratorError(f"{role} URL {url!r} has no host", "use redis://HOST:PORT[/DB]", Code.INVALID_URL)
     if parts.username or parts.password:
         raise MigratorError(
             f"{role} URL {url!r} carries credentials; online migration needs a source without AUTH",
             f"drop the user:password part — {README_PREREQS}",
-            "AuthNotSupported",
+            Code.AUTH_NOT_SUPPORTED,
         )
     path = parts.path.strip("/")
     if path and not path.isdigit():
         raise MigratorError(
-            f"{role} URL {url!r}: database {path!r} is not a number", "use /0../15", "InvalidURL"
+            f"{role} URL {url!r}: database {path!r} is not a number", "use /0../15", Code.INVALID_URL
         )
     return Endpoint(parts.hostname, port or 6379, int(path or 0))
 
@@ -113,24 +113,24 @@ def connection_error(exc: Exception, ep: Endpoint, role: str) -> MigratorError:
         return MigratorError(
             f"{role} {ep.url} requires AUTH; online migration needs a source without AUTH",
             f"remove requirepass/ACL users from the {role} — {README_PREREQS}",
-            "AuthRequired",
+            Code.AUTH_REQUIRED,
         )
     if "DENIED" in text and "protected mode" in text:
         return MigratorError(
             f"{role} {ep.url} refuses the connection: protected-mode is on",
             f"set 'protected-mode no' (and bind an address the target reaches) — {README_PREREQS}",
-            "ProtectedMode",
+            Code.PROTECTED_MODE,
         )
     if isinstance(exc, redis.TimeoutError):
         return MigratorError(
             f"{role} {ep.url} did not answer in time",
             "check the host/port, security groups, or the tunnel (migrator tunnel)",
-            "Unreachable",
+            Code.UNREACHABLE,
         )
     if isinstance(exc, redis.ConnectionError):
         return MigratorError(
             f"cannot reach {role} at {ep.url} ({text.rstrip('.')})",
             "check the host and port, and that the server is running (migrator status)",
-            "Unreachable",
+            Code.UNREACHABLE,
         )
-    return MigratorError(f"{role} {ep.url}: {text}", "check the server's log", "RedisError")
+    return MigratorError(f"{role} {ep.url}: {text}", "check the server's log", Code.REDIS_ERROR)

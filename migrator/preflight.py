@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from migrator.endpoints import README_PREREQS, Endpoint, connect, parse_url
-from migrator.errors import MigratorError
-from migrator.lifecycle import FAIL, OK, WARN, Check, PreflightReport
+from migrator import versions
+from migrator.endpoints import README_PREREQS, connect, parse_url
+from migrator.errors import Code, MigratorError
+from migrator.lifecycle.results import FAIL, OK, WARN, Check
 
 if TYPE_CHECKING:
     import redis
@@ -33,75 +34,122 @@ class ServerFacts:
     cluster_enabled: bool
     role: str
     protected_mode: str | None
+    # Keys with hash-field TTLs (Redis 7.4's HEXPIRE family; INFO keyspace `subexpiry`) and loaded modules:
+    # what a Valkey bridge cannot carry.
+    hash_field_ttls: int = 0
+    modules: tuple[str, ...] = ()
 
 
 SourceFacts = ServerFacts
+BRIDGE_FIX = (
+    "migrate through a Valkey 9 bridge: `migrator migrate start --bridge` (check it: `preflight --bridge`)"
+)
 
 
-def _version_tuple(version: str) -> tuple[int, ...]:
-    parts = []
-    for piece in version.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts)
-
-
-def rdb_version_written(engine: str, version: str) -> int | None:
-    """The RDB format a server version writes (Redis 7.0: 10, 7.2: 11, 7.4+: 12; Valkey 7.2–8.x: 11)."""
-    v = _version_tuple(version)
-    if engine == "valkey":
-        return 11 if v >= (7, 2) else None
-    if v >= (7, 4):
-        return 12
-    if v >= (7, 2):
-        return 11
-    if v >= (7, 0):
-        return 10
-    if v >= (5, 0):
-        return 9
-    return None
-
-
-def rdb_version_readable(target_engine_version: str) -> int | None:
-    """Highest RDB format a Valkey target loads by default (Valkey 8.x: 11; 8.1+ can relax the check)."""
-    v = _version_tuple(target_engine_version)
-    if v >= (7, 2):
-        return 11
-    return None
-
-
-def rdb_format_check(source_version: str, target_engine_version: str, source_engine: str = "redis") -> Check:
-    """Redis >= 7.4 writes RDB 12, which Valkey 8.0/8.1 refuse by default: the full sync would fail."""
-    written = rdb_version_written(source_engine, source_version)
-    readable = rdb_version_readable(target_engine_version)
-    if written is None or readable is None:
+def rdb_format_check(source: ServerFacts, target: ServerFacts) -> Check:
+    """The target must load the RDB its source serves on full sync, or the sync loops forever."""
+    served = versions.rdb_served(source.engine, source.version, replica=(target.engine, target.version))
+    if served is None or not target.version or versions.rdb_native(target.engine, target.version) is None:
         return Check(
             "rdb_format",
             WARN,
-            f"cannot tell whether {source_engine} {source_version} RDB loads on valkey "
-            f"{target_engine_version}",
+            f"cannot tell whether {source.engine} {source.version or '?'}'s RDB loads on {target.engine} "
+            f"{target.version or '(version unknown)'}",
             "rehearse with `migrator up` on the same versions first",
         )
     detail = (
-        f"source {source_engine} {source_version} writes RDB {written}; target valkey "
-        f"{target_engine_version} reads up to RDB {readable} by default"
+        f"source {source.engine} {source.version} sends RDB {served}; target {target.engine} {target.version}"
     )
-    if written <= readable:
-        return Check("rdb_format", OK, detail)
+    if versions.rdb_loads(target.engine, target.version, served):
+        return Check("rdb_format", OK, f"{detail} loads it")
+    bridge = versions.rdb_loads(*versions.BRIDGE, served, relaxed=True)
     return Check(
         "rdb_format",
-        WARN,
-        detail + ' — the initial sync may fail with "Can\'t handle RDB format version"',
-        "run the source on Redis 7.2.x (terraform var redis_version) or a target that reads "
-        f"RDB {written} — see README#known-risks",
+        FAIL,
+        f"{detail} cannot load it: the initial sync would loop on "
+        f'"Can\'t handle RDB format version {served}"',
+        BRIDGE_FIX if bridge else "run a source whose RDB the target loads (see README#version-matrix)",
     )
+
+
+def bridged_checks(source: ServerFacts, bridge: tuple[str, str], target: ServerFacts) -> list[Check]:
+    """Both hops of source → bridge (Valkey >= 9, rdb-version-check relaxed) → target, and what it carries."""
+    engine, version = bridge
+    rows = []
+    served = versions.rdb_served(source.engine, source.version, replica=bridge)
+    name = f"bridge {engine} {version}"
+    if not versions.bridge_capable(engine, version):
+        rows.append(Check("bridge_loads_source", FAIL, f"{name} is not Valkey >= 9", BRIDGE_BINARY_FIX))
+    elif served is not None and versions.rdb_loads(engine, version, served, relaxed=True):
+        rows.append(Check("bridge_loads_source", OK, f"{name} (relaxed) loads the source's RDB {served}"))
+    else:
+        rows.append(Check("bridge_loads_source", FAIL, f"{name} cannot load RDB {served}", BRIDGE_BINARY_FIX))
+    onward = versions.rdb_served(engine, version, replica=(target.engine, target.version))
+    if onward is not None and versions.rdb_loads(target.engine, target.version, onward):
+        rows.append(Check("target_loads_bridge", OK, f"{name} serves RDB {onward}, which {target.engine} "
+                          f"{target.version} loads"))  # fmt: skip
+    else:
+        rows.append(Check("target_loads_bridge", FAIL, f"target {target.engine} {target.version} cannot load "
+                          f"RDB {onward} from the {name}", "use a Valkey >= 7.2 target"))  # fmt: skip
+    rows.append(bridge_carries_check(source))
+    return rows
+
+
+BRIDGE_BINARY_FIX = "run `make servers` (Valkey 9.1), or pass --bridge-server PATH to a valkey-server >= 9"
+
+
+def bridge_carries_check(source: ServerFacts) -> Check:
+    """A Valkey bridge fails its full sync on Redis 7.4's hash-field-TTL types, and knows no module types."""
+    if source.hash_field_ttls:
+        return Check(
+            "bridge_carries",
+            FAIL,
+            f"{source.hash_field_ttls} key(s) on the source hold hash-field TTLs (HEXPIRE…, INFO keyspace "
+            "subexpiry): the bridge's full sync fails on them (\"Can't handle foreign type or opcode 25\")",
+            "drop those field TTLs (HPERSIST) or those keys first: a Valkey 8 target cannot hold them",
+        )
+    if source.modules:
+        return Check(
+            "bridge_carries",
+            FAIL,
+            f"the source loads modules ({', '.join(source.modules)}): their types cannot cross the bridge",
+            "migrate without module data types",
+        )
+    return Check("bridge_carries", OK, "no hash-field TTLs or module types on the source")
 
 
 def _info(client: redis.Redis) -> dict[str, Any]:
     info: dict[str, Any] = {}
-    for section in ("server", "memory", "replication", "cluster", "keyspace"):
-        info.update(client.info(section))
+    for section in ("server", "memory", "replication", "cluster", "keyspace", "modules"):
+        info.update(
+            {f"module:{k}" if section == "modules" else k: v for k, v in client.info(section).items()}
+        )
     return info
+
+
+def hash_field_ttl_keys(keyspace: dict[str, Any]) -> int | None:
+    """Keys with hash-field TTLs across databases: Redis 7.4+ reports `subexpiry` per database in INFO
+    keyspace; None when no database reports it (an older server, or an empty one)."""
+    counts = [int(v["subexpiry"]) for k, v in keyspace.items() if isinstance(v, dict) and "subexpiry" in v]
+    return sum(counts) if counts else None
+
+
+def _modules(client: redis.Redis) -> tuple[str, ...]:
+    """Loaded modules (MODULE LIST), except the Lua engine Valkey 9 loads as a module of its own."""
+    import redis
+
+    try:
+        loaded = client.execute_command("MODULE", "LIST")
+    except redis.ResponseError:
+        return ()
+    names = []
+    for entry in loaded or []:
+        fields = dict(zip(entry[::2], entry[1::2], strict=False)) if isinstance(entry, list) else dict(entry)
+        name = fields.get(b"name", fields.get("name", b""))
+        name = name.decode() if isinstance(name, bytes) else str(name)
+        if name and name != "lua":
+            names.append(name)
+    return tuple(names)
 
 
 def _config(client: redis.Redis, name: str) -> str | None:
@@ -143,6 +191,7 @@ def inspect(url: str, role: str) -> tuple[list[Check], ServerFacts | None]:
         renamed = _renamed_commands(client)
         databases = _config(client, "databases")
         protected = _config(client, "protected-mode")
+        modules = _modules(client)
     except redis.RedisError as exc:
         return [
             Check(
@@ -160,13 +209,15 @@ def inspect(url: str, role: str) -> tuple[list[Check], ServerFacts | None]:
         url=ep.url,
         engine=engine,
         version=version,
-        rdb_version=rdb_version_written(engine, version),
+        rdb_version=versions.rdb_native(engine, version),
         used_memory=int(info.get("used_memory", 0)),
         maxmemory=int(info.get("maxmemory", 0)),
         databases=int(databases) if databases else None,
         cluster_enabled=bool(info.get("cluster_enabled")),
         role=str(info.get("role", "")),
         protected_mode=protected,
+        hash_field_ttls=hash_field_ttl_keys(info) or 0,
+        modules=modules,
     )
     checks = [Check(f"{role}_reachable", OK, f"{engine} {version} at {ep.url}, no AUTH required")]
     if facts.databases is not None and ep.db >= facts.databases:
@@ -218,17 +269,6 @@ def source_checks(source_url: str) -> tuple[list[Check], SourceFacts | None]:
         )
     else:
         checks.append(Check("source_protected_mode", OK, "protected-mode no"))
-    if facts.cluster_enabled:
-        checks.append(
-            Check(
-                "source_cluster_mode",
-                FAIL,
-                "source runs in cluster mode; the target has 1 shard",
-                "migrate a cluster-mode-disabled source, or create a cluster-mode target",
-            )
-        )
-    else:
-        checks.append(Check("source_cluster_mode", OK, "cluster mode disabled (1 shard)"))
     if facts.role != "master":
         checks.append(
             Check(
@@ -241,35 +281,70 @@ def source_checks(source_url: str) -> tuple[list[Check], SourceFacts | None]:
     return checks, facts
 
 
-def target_checks(target_url: str, source: SourceFacts | None, source_endpoint: Endpoint) -> list[Check]:
-    """Rows about a self-reachable target (local valkey, or ElastiCache through the tunnel)."""
-    target_ep = parse_url(target_url, "target")
-    if target_ep.same_server(source_endpoint):
-        return [
-            Check(
-                "distinct_servers",
-                FAIL,
-                f"source and target are the same server ({target_ep.url})",
-                "give a different --target",
-            )
-        ]
-    checks, target = inspect(target_url, "target")
-    if target is None or source is None:
-        return checks
-    checks.append(rdb_format_check(source.version, target.version, source.engine))
-    if source.databases and target.databases and source.databases != target.databases:
-        checks.append(
-            Check(
-                "databases",
-                FAIL,
-                f"source has {source.databases} databases, target {target.databases}",
-                "set the same `databases` on both (ElastiCache: 16)",
-            )
+def refuse_same_server(source_url: str, target_url: str) -> None:
+    """Not a check that fails but a pair that cannot be checked: replicating a server from itself."""
+    source_ep, target_ep = parse_url(source_url, "source"), parse_url(target_url, "target")
+    if source_ep.same_server(target_ep):
+        raise MigratorError(
+            f"source and target are the same server ({source_ep.url})",
+            "give a different --target (or --source)",
+            Code.SAME_SERVER,
         )
-    else:
-        checks.append(Check("databases", OK, f"{source.databases or '?'} databases on both"))
-    checks.append(memory_check(source.used_memory, target.maxmemory))
-    return checks
+
+
+def pair_checks(source: ServerFacts, target: ServerFacts) -> list[Check]:
+    """The rows about the pair, from each side's facts (however each backend learned them)."""
+    return [
+        rdb_format_check(source, target),
+        topology_check(source, target),
+        databases_check(source.databases, target.databases),
+        memory_check(source.used_memory, target.maxmemory),
+    ]
+
+
+def topology_check(source: ServerFacts, target: ServerFacts) -> Check:
+    """Standalone into standalone (1 shard each); a cluster needs a cluster target of as many shards."""
+
+    def shape(facts: ServerFacts) -> str:
+        return "cluster mode enabled" if facts.cluster_enabled else "cluster mode disabled (1 shard)"
+
+    if source.cluster_enabled != target.cluster_enabled:
+        return Check(
+            "cluster_mode",
+            FAIL,
+            f"source: {shape(source)}; target: {shape(target)}",
+            "migrate into a target of the same mode: cluster mode disabled for a single Redis "
+            "(terraform var valkey_num_node_groups = 1)",
+        )
+    if source.cluster_enabled:
+        return Check(
+            "cluster_mode",
+            FAIL,
+            "both sides run in cluster mode, which this version does not migrate yet",
+            "migrate a cluster-mode-disabled source",
+        )
+    return Check("cluster_mode", OK, "cluster mode disabled on both (1 shard)")
+
+
+def databases_check(source: int | None, target: int | None) -> Check:
+    """Online migration needs the same number of databases on both sides."""
+    if source is None or target is None:
+        unknown = "source's" if source is None else "target's"
+        return Check(
+            "databases",
+            WARN,
+            f"{unknown} databases unknown (CONFIG refused); source {source or '?'}, target {target or '?'}",
+            f"make sure both use the same `databases` (ElastiCache: {target or 16})",
+        )
+    if source != target:
+        return Check(
+            "databases",
+            FAIL,
+            f"source has {source} databases, target {target}",
+            f"set `databases {target}` on the source, or give the target databases={source} "
+            "(ElastiCache: a parameter group)",
+        )
+    return Check("databases", OK, f"{target} databases on both")
 
 
 def memory_check(source_used: int, target_capacity: int) -> Check:
@@ -295,20 +370,3 @@ def memory_check(source_used: int, target_capacity: int) -> Check:
             "use a larger node type or raise maxmemory",
         )
     return Check("target_memory", OK, detail)
-
-
-def pair_report(source_url: str, target_url: str) -> PreflightReport:
-    """All data-plane rows for a pair both reachable from here."""
-    source_ep, target_ep = parse_url(source_url, "source"), parse_url(target_url, "target")
-    if source_ep.same_server(target_ep):
-        # Not a check that fails but a pair that cannot be checked: replicating a server from itself.
-        raise MigratorError(
-            f"source and target are the same server ({source_ep.url})",
-            "give a different --target (or --source)",
-            "SameServer",
-        )
-    report = PreflightReport(source=source_url, target=target_url)
-    source_rows, source = source_checks(source_url)
-    report.checks.extend(source_rows)
-    report.checks.extend(target_checks(target_url, source, parse_url(source_url, "source")))
-    return report

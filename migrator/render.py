@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from migrator.errors import MigratorError
+from migrator.lifecycle.results import ProgressCallback
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -104,15 +105,15 @@ def fail(err: MigratorError) -> None:
     sys.stderr.flush()
 
 
-ProgressCallback = Callable[[int, int | None], None]
-"""advance(by, total): library code reports progress through this; `total` may change or be None."""
-
-
 @contextlib.contextmanager
 def progress(description: str, total: int | None = None) -> Iterator[ProgressCallback]:
     """A rich progress bar with ETA on stderr when it is a terminal (and not JSON mode); else a no-op."""
     if is_json() or not sys.stderr.isatty():
-        yield lambda advance, new_total=None: None
+
+        def ignore(advance: int, new_total: int | None = None) -> None:
+            return None
+
+        yield ignore
         return
     from rich.progress import (
         BarColumn,

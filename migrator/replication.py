@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from migrator.errors import MigratorError
-from migrator.lifecycle import LinkStatus
+from migrator.errors import Code, MigratorError
+from migrator.lifecycle.results import LinkStatus
 
 if TYPE_CHECKING:
     import redis
@@ -75,14 +75,14 @@ def wait_for_link(
         reason = failure() if failure else None
         if reason:
             raise MigratorError(
-                reason, "fix the cause and run `migrator migrate start` again", "MigrationFailed"
+                reason, "fix the cause and run `migrator migrate start` again", Code.MIGRATION_FAILED
             )
         if time.monotonic() >= deadline:
             raise MigratorError(
                 f"replication not established within {timeout:.0f}s (link {link.master_link_status}, "
                 f"sync {'in progress' if link.sync_in_progress else 'not started'})",
                 "check the target's log and `migrator migrate status`; raise --timeout for large datasets",
-                "MigrationTimeout",
+                Code.MIGRATION_TIMEOUT,
             )
         time.sleep(POLL_SECONDS)
 
@@ -134,11 +134,51 @@ def _pause_writes(source: redis.Redis, seconds: float) -> None:
 
 
 @dataclass
+class CatchUps:
+    """Every shard's catch-up (one for a single server)."""
+
+    each: list[CatchUp]
+
+    @property
+    def caught_up(self) -> bool:
+        return all(c.caught_up for c in self.each)
+
+    @property
+    def source_offset(self) -> int | None:
+        return self.each[0].source_offset if len(self.each) == 1 else None
+
+    @property
+    def target_offset(self) -> int | None:
+        return self.each[0].target_offset if len(self.each) == 1 else None
+
+    @property
+    def lag_bytes(self) -> int | None:
+        lags = [c.lag_bytes for c in self.each]
+        return None if None in lags else sum(lag for lag in lags if lag is not None)
+
+
+Pair = tuple["redis.Redis", "redis.Redis"]  # (source primary, the target node replicating it)
+
+
+def wait_all_caught_up(pairs: Sequence[Pair], timeout: float, moving_source: bool) -> CatchUps:
+    """wait_for_catch_up for every (source, target) pair within one deadline."""
+    deadline = time.monotonic() + timeout
+    return CatchUps(
+        [
+            wait_for_catch_up(source, target, max(0.0, deadline - time.monotonic()), moving_source)
+            for source, target in pairs
+        ]
+    )
+
+
+@dataclass
 class PausedCutOver:
-    catch_up: CatchUp
+    catch_up: CatchUps
     pause_ms: float
     # True: the old source now refuses writes; False: fencing failed; None: not asked for / not promoted.
     source_fenced: bool | None = None
+    # From the pause until promotion returned: no side accepted writes in this window.
+    writes_blocked_ms: float | None = None
 
 
 def fence_source(source: redis.Redis, deadline: float) -> bool:
@@ -164,28 +204,42 @@ def fence_source(source: redis.Redis, deadline: float) -> bool:
 
 
 def paused_cut_over(
-    source: redis.Redis, target: redis.Redis, timeout: float, promote: Callable[[], None], fence: bool = True
+    pairs: Sequence[Pair],
+    timeout: float,
+    promote: Callable[[], None],
+    fence: bool = True,
+    detach: Callable[[], None] | None = None,
 ) -> PausedCutOver:
-    """CLIENT PAUSE WRITE on the source, wait for equal offsets, promote, fence the source, always un-pause.
+    """CLIENT PAUSE WRITE on every source, wait for equal offsets, promote, detach, fence, always un-pause.
 
-    The server lifts the pause by itself (`timeout` + 1 s, then at most PROMOTE_BUDGET after catch-up) even
-    if this process dies, so a crashed tool never leaves the application paused for long.
+    `detach` runs between promotion and fencing: a bridge still attached to a source counts as a good replica
+    and would defeat the fence. The server lifts the pause by itself (`timeout` + 1 s, then at most
+    PROMOTE_BUDGET after catch-up) even if this process dies, so a crashed tool never leaves the
+    application paused for long.
     """
+    sources = [source for source, _ in pairs]
     started = time.monotonic()
-    fenced = None
-    _pause_writes(source, timeout + 1)
+    fenced = blocked = None
+    for source in sources:
+        _pause_writes(source, timeout + 1)
     try:
-        catch_up = wait_for_catch_up(source, target, timeout, moving_source=False)
+        catch_up = wait_all_caught_up(pairs, timeout, moving_source=False)
         if catch_up.caught_up:
             # Re-arm the pause so it cannot lapse while promotion (an API call on AWS) and fencing run.
-            _pause_writes(source, PROMOTE_BUDGET)
+            for source in sources:
+                _pause_writes(source, PROMOTE_BUDGET)
             promote()
+            blocked = round((time.monotonic() - started) * 1000, 1)
+            if detach is not None:
+                detach()
             if fence:
-                fenced = fence_source(source, time.monotonic() + PROMOTE_BUDGET / 2)
+                deadline = time.monotonic() + PROMOTE_BUDGET / 2
+                fenced = all([fence_source(source, deadline) for source in sources])
     finally:
-        source.execute_command("CLIENT", "UNPAUSE")
+        for source in sources:
+            source.execute_command("CLIENT", "UNPAUSE")
         pause_ms = (time.monotonic() - started) * 1000
-    return PausedCutOver(catch_up, round(pause_ms, 1), fenced)
+    return PausedCutOver(catch_up, round(pause_ms, 1), fenced, blocked)
 
 
 def resync_counts(source: redis.Redis) -> dict[str, int]:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migrator.errors import MigratorError
+from migrator.errors import Code, MigratorError
 
 STATE_VERSION = 1
 TARGET_KINDS = ("local", "aws")
@@ -32,12 +34,58 @@ class ServerRecord:
 
 
 @dataclass
+class TunnelRecord:
+    """The `migrator tunnel` ssh process: recognised by pid *and* start time, so a reused pid is not ours."""
+
+    pid: int
+    source_port: int
+    target_port: int
+    started: str | None = None
+    background: bool = False
+    bridge_port: int | None = None  # the local end of the forward to the host's bridge, when it has one
+
+
+@dataclass
+class AwsRecord:
+    """What `migrator up --target aws` recorded: where the module runs, with what, and its outputs."""
+
+    region: str | None = None
+    module_source: str | None = None
+    terraform_dir: str | None = None
+    terraform_bin: str | None = None
+    terraform_version: str | None = None
+    var_files: list[str] = field(default_factory=list)
+    account: str | None = None
+    applied: bool = False
+    # `terraform output -json` values as Terraform gives them (read through migrator.aws.outputs).
+    outputs: dict[str, Any] = field(default_factory=dict)
+    tunnel: TunnelRecord | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> AwsRecord:
+        if not isinstance(data, dict):
+            raise ValueError("aws is not an object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"aws has unknown keys {sorted(unknown)}")
+        values = dict(data)
+        tunnel = values.pop("tunnel", None)
+        record = cls(**values)
+        if not isinstance(record.outputs, dict) or not isinstance(record.var_files, list):
+            raise ValueError("aws.outputs must be an object and aws.var_files a list")
+        record.tunnel = TunnelRecord(**tunnel) if tunnel else None
+        return record
+
+
+@dataclass
 class State:
     target_kind: str = "local"
     migration_state: str = "available"
+    # The migration runs through a bridge (set by `migrate start --bridge`, cleared by `complete`).
+    bridged: bool = False
     servers: dict[str, ServerRecord] = field(default_factory=dict)
-    # Owned by the AWS backend: terraform outputs, region, terraform dir, tunnel ports.
-    aws: dict[str, Any] = field(default_factory=dict)
+    aws: AwsRecord = field(default_factory=AwsRecord)
     # Life-cycle events (newest last), shaped like ElastiCache's DescribeEvents entries.
     events: list[dict[str, Any]] = field(default_factory=list)
     version: int = STATE_VERSION
@@ -71,8 +119,9 @@ class State:
         return cls(
             target_kind=data["target_kind"],
             migration_state=data["migration_state"],
+            bridged=bool(data.get("bridged", False)),
             servers=servers,
-            aws=dict(data.get("aws") or {}),
+            aws=AwsRecord.from_dict(data.get("aws") or {}),
             events=list(data.get("events") or []),
         )
 
@@ -109,7 +158,7 @@ class Workspace:
             raise MigratorError(
                 f"workspace state {self.state_file} is corrupt ({exc})",
                 f"fix or delete it; if servers still run, stop them by the pids in {self.path}/*/server.pid",
-                "CorruptState",
+                Code.CORRUPT_STATE,
             ) from None
 
     def require(self) -> State:
@@ -118,13 +167,46 @@ class Workspace:
             raise MigratorError(
                 f"no environment in {self.path}",
                 "run `migrator up` first (or pass --workspace PATH)",
-                "NoEnvironment",
+                Code.NO_ENVIRONMENT,
             )
         return state
 
-    def save(self, state: State) -> None:
-        """Write atomically so a crash never leaves a half-written state file."""
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """An exclusive lock on the workspace, so a read-modify-write never interleaves with another."""
         self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / ".state.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def update(self, change: Callable[[State], None], new: Callable[[], State] | None = None) -> State:
+        """Apply `change` to the state as it is on disk now, under the lock, and save it.
+
+        Two commands at once (a `migrate status --watch`, the tunnel, a `complete`) each change their own
+        part; re-reading under the lock means neither overwrites what the other saved meanwhile.
+        """
+        with self._locked():
+            state = self.load()
+            if state is None:
+                if new is None:
+                    raise MigratorError(
+                        f"no environment in {self.path}", "run `migrator up` first", Code.NO_ENVIRONMENT
+                    )
+                state = new()
+            change(state)
+            self._write(state)
+        return state
+
+    def save(self, state: State) -> None:
+        """Replace the state with `state` (under the lock); prefer `update` for a read-modify-write."""
+        with self._locked():
+            self._write(state)
+
+    def _write(self, state: State) -> None:
+        """Write atomically so a crash never leaves a half-written state file."""
         # A temporary file of our own: two commands saving at once must not write into one shared file.
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".state.", suffix=".tmp")
         try:
@@ -138,5 +220,7 @@ class Workspace:
             raise
 
     def remove_state(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        if not self.path.exists():
+            return
+        with self._locked(), contextlib.suppress(FileNotFoundError):
             self.state_file.unlink()

@@ -1,3 +1,6 @@
+# The thin root `migrator up --target aws` applies: the provider lives here, the test bed in the reusable,
+# provider-free modules/migrator (call that one from your own configuration, see examples/aws-basic).
+
 provider "aws" {
   region = var.region
 
@@ -6,81 +9,55 @@ provider "aws" {
   }
 }
 
-# Without `state = "available"` on purpose: a zone that is briefly impaired must not shift the choice
-# and so re-plan every subnet into another zone.
-data "aws_availability_zones" "available" {
-  #checkov:skip=CKV_AWS_394: Only the first two names are used (the provider sorts them), so a zone AWS adds later never changes the choice; pin `availability_zones` to fix it outright.
-  filter {
-    name   = "opt-in-status"
-    values = ["opt-in-not-required"]
-  }
+module "migrator" {
+  source = "./modules/migrator"
+
+  # var.tags reach every resource through the provider's default_tags above.
+  name                        = var.name
+  availability_zones          = var.availability_zones
+  vpc_cidr                    = var.vpc_cidr
+  public_subnet_a_cidr        = var.public_subnet_a_cidr
+  public_subnet_b_cidr        = var.public_subnet_b_cidr
+  private_subnet_a_cidr       = var.private_subnet_a_cidr
+  private_subnet_b_cidr       = var.private_subnet_b_cidr
+  redis_instance_type         = var.redis_instance_type
+  redis_version               = var.redis_version
+  redis_source_sha256         = var.redis_source_sha256
+  redis_cluster_masters       = var.redis_cluster_masters
+  ssm_session_manager_enabled = var.ssm_session_manager_enabled
+  bridge_enabled              = var.bridge_enabled
+  bridge_port                 = var.bridge_port
+  bridge_valkey_version       = var.bridge_valkey_version
+  bridge_valkey_sha256        = var.bridge_valkey_sha256
+  valkey_node_type            = var.valkey_node_type
+  valkey_engine_version       = var.valkey_engine_version
+  valkey_num_cache_clusters   = var.valkey_num_cache_clusters
+  valkey_num_node_groups      = var.valkey_num_node_groups
+  valkey_parameters           = var.valkey_parameters
+  snapshot_retention_limit    = var.snapshot_retention_limit
+  apply_immediately           = var.apply_immediately
+  log_retention_days          = var.log_retention_days
+  dashboard_enabled           = var.dashboard_enabled
 }
 
-locals {
-  availability_zones = length(var.availability_zones) == 2 ? var.availability_zones : slice(data.aws_availability_zones.available.names, 0, 2)
+# Environments applied before the test bed moved into modules/migrator keep their resources: Terraform
+# moves them in the state instead of destroying and re-creating the source host and the target.
+moved {
+  from = module.network
+  to   = module.migrator.module.network
 }
 
-################################################################################
-# Network
-################################################################################
-
-module "network" {
-  source = "./modules/network"
-
-  name                    = var.name
-  availability_zones      = local.availability_zones
-  vpc_cidr                = var.vpc_cidr
-  public_subnet_a_cidr    = var.public_subnet_a_cidr
-  public_subnet_b_cidr    = var.public_subnet_b_cidr
-  private_subnet_a_cidr   = var.private_subnet_a_cidr
-  private_subnet_b_cidr   = var.private_subnet_b_cidr
-  flow_log_retention_days = var.log_retention_days
+moved {
+  from = module.security
+  to   = module.migrator.module.security
 }
 
-################################################################################
-# Security groups
-################################################################################
-
-module "security" {
-  source = "./modules/security"
-
-  name   = var.name
-  vpc_id = module.network.vpc_id
+moved {
+  from = module.redis_source
+  to   = module.migrator.module.redis_source
 }
 
-################################################################################
-# Redis source host
-################################################################################
-
-module "redis_source" {
-  source = "./modules/redis_source"
-
-  name                  = var.name
-  subnet_id             = module.network.private_subnet_ids[0]
-  security_group_id     = module.security.redis_security_group_id
-  eic_security_group_id = module.security.eic_security_group_id
-  instance_type         = var.redis_instance_type
-  redis_version         = var.redis_version
-  redis_source_sha256   = var.redis_source_sha256
-  log_retention_days    = var.log_retention_days
-}
-
-################################################################################
-# Valkey target
-################################################################################
-
-module "valkey_target" {
-  source = "./modules/valkey_target"
-
-  name                     = var.name
-  subnet_ids               = module.network.private_subnet_ids
-  availability_zones       = local.availability_zones
-  security_group_ids       = [module.security.valkey_security_group_id]
-  node_type                = var.valkey_node_type
-  engine_version           = var.valkey_engine_version
-  num_cache_clusters       = var.valkey_num_cache_clusters
-  num_node_groups          = var.valkey_num_node_groups
-  snapshot_retention_limit = var.snapshot_retention_limit
-  apply_immediately        = var.apply_immediately
-  log_retention_days       = var.log_retention_days
+moved {
+  from = module.valkey_target
+  to   = module.migrator.module.valkey_target
 }

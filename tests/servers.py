@@ -1,8 +1,11 @@
-"""Real redis-server / valkey-server processes for tests: free port, tmp dir, PING, log on failure."""
+"""Real redis-server / valkey-server processes for tests: free port, tmp dir, PING, log on failure.
+
+They start through the product's launcher (migrator.local.processes), as child processes a test may kill.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import re
 import shutil
 import subprocess
 import time
@@ -11,7 +14,9 @@ from pathlib import Path
 
 import redis
 
-from migrator.local.processes import free_port
+from migrator.errors import MigratorError
+from migrator.local import matrix, processes
+from migrator.local.processes import ServerSpec, free_port
 
 INSTALL_HINT = "run `make test` (it installs them) or `bash scripts/install-servers.sh`"
 
@@ -23,6 +28,14 @@ def server_binary(name: str) -> str:
     return path
 
 
+def matrix_binary(engine: str, version: str) -> str:
+    """A binary of the server matrix; a missing one fails the test with how to install it (never a skip)."""
+    try:
+        return matrix.resolve(engine, version)
+    except MigratorError as err:
+        raise RuntimeError(err.one_line()) from None
+
+
 @dataclass
 class ServerProcess:
     """One server on 127.0.0.1; `extra` are additional `--name value` config arguments."""
@@ -32,6 +45,9 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     extra: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
+    role: str = "test"  # a processes.ROLE_SETTINGS key: "bridge" gets the bridge's configuration
+    cluster_port: int | None = None
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -41,53 +57,29 @@ class ServerProcess:
     def logfile(self) -> Path:
         return self.workdir / f"server-{self.port}.log"
 
-    def argv(self) -> list[str]:
-        return [
-            self.binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.workdir),
-            "--logfile",
-            str(self.logfile),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            # One replica at a time: waiting for more before a full sync only slows tests down.
-            "--repl-diskless-sync-delay",
-            "0",
-            *self.extra,
-        ]
+    @property
+    def spec(self) -> ServerSpec:
+        return ServerSpec(
+            self.role, self.binary, self.port, self.workdir, self.logfile, self.cluster_port, self.settings
+        )
 
-    def start(self, timeout: float = 10.0) -> ServerProcess:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(self.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            with contextlib.suppress(redis.ConnectionError):
-                if self.client().ping():
-                    return self
-            time.sleep(0.05)
-        log = self.logfile.read_text() if self.logfile.exists() else "(no log)"
-        self.stop()
-        raise RuntimeError(f"{self.binary} on port {self.port} did not answer PING:\n{log[-3000:]}")
+    def start(self) -> ServerProcess:
+        try:
+            self.proc = processes.start_foreground(self.spec, self.extra)
+        except MigratorError as err:
+            log = self.logfile.read_text() if self.logfile.exists() else "(no log)"
+            raise RuntimeError(f"{err.one_line()}\n{log[-3000:]}") from None
+        return self
 
     def client(self, db: int = 0, **kwargs) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, db=db, socket_timeout=10, **kwargs)
 
+    def log_text(self) -> str:
+        return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc:
+            processes.stop_child(self.proc, timeout=10)
 
 
 def replicate(target: ServerProcess, source: ServerProcess, timeout: float = 30.0) -> None:
@@ -107,3 +99,29 @@ def replicate(target: ServerProcess, source: ServerProcess, timeout: float = 30.
 
 def promote(target: ServerProcess) -> None:
     target.client().replicaof("NO", "ONE")
+
+
+# How a replica's log ends a full sync (Redis 7: "MASTER <-> REPLICA", Valkey 8+: "PRIMARY <-> REPLICA").
+SYNC_SUCCEEDED = re.compile(r"<-> REPLICA sync: Finished with success")
+SYNC_FAILED = re.compile(r"Can't handle .*RDB|Failed trying to load the (MASTER|PRIMARY) synchronization DB")
+
+
+LOG_PREFIX = re.compile(r"^\d+:[A-Z] \d+ \w+ \d+ [\d:.]+ [.\-*#] ")
+
+
+def log_message(line: str) -> str:
+    """A log line without its 'pid:role day month year time level' prefix."""
+    return LOG_PREFIX.sub("", line, count=1)
+
+
+def sync_outcome(replica: ServerProcess, timeout: float = 15.0) -> tuple[bool, str]:
+    """(succeeded, the log message that says so) for the replica's first full-sync attempt."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in replica.log_text().splitlines():
+            if SYNC_SUCCEEDED.search(line):
+                return True, log_message(line)
+            if SYNC_FAILED.search(line):
+                return False, log_message(line)
+        time.sleep(0.05)
+    raise RuntimeError(f"{replica.url}: no full-sync outcome in its log within {timeout}s")

@@ -21,8 +21,9 @@ SELECT_SECONDS = 0.05
 class _Pipe:
     """Bytes read from `src` waiting to be written to `dst`."""
 
-    def __init__(self, src: socket.socket, dst: socket.socket) -> None:
+    def __init__(self, src: socket.socket, dst: socket.socket, from_upstream: bool) -> None:
         self.src, self.dst = src, dst
+        self.from_upstream = from_upstream
         self.pending = bytearray()
 
 
@@ -37,6 +38,7 @@ class TcpProxy:
         self._cut = threading.Event()
         self._stop = threading.Event()
         self._drop_all = threading.Event()
+        self._held = threading.Event()
         self._pipes: list[_Pipe] = []
         self.connections_made = 0
         self._thread = threading.Thread(target=self._run, name=f"tcp-proxy-{self.port}", daemon=True)
@@ -55,6 +57,14 @@ class TcpProxy:
 
     def restore(self) -> None:
         self._cut.clear()
+
+    def hold(self) -> None:
+        """Stop forwarding what the primary sends, keeping every connection open: the replica's link
+        stays `up` while it falls behind (until its repl-timeout)."""
+        self._held.set()
+
+    def release(self) -> None:
+        self._held.clear()
 
     def stop(self) -> None:
         self._stop.set()
@@ -98,7 +108,7 @@ class TcpProxy:
         for sock in (client, upstream):
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._pipes += [_Pipe(client, upstream), _Pipe(upstream, client)]
+        self._pipes += [_Pipe(client, upstream, False), _Pipe(upstream, client, True)]
         self.connections_made += 1
 
     def _register_interest(self, selector: selectors.BaseSelector) -> None:
@@ -107,7 +117,8 @@ class TcpProxy:
         for pipe in self._pipes:
             wants.setdefault(pipe.src, 0)
             wants.setdefault(pipe.dst, 0)
-            if len(pipe.pending) < MAX_PENDING:
+            held = pipe.from_upstream and self._held.is_set()
+            if len(pipe.pending) < MAX_PENDING and not held:
                 wants[pipe.src] |= selectors.EVENT_READ
             if pipe.pending:
                 wants[pipe.dst] |= selectors.EVENT_WRITE

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from migrator.aws import cost
 from migrator.cli import app
 from migrator.errors import MigratorError
-from migrator.state import State, Workspace
+from migrator.state import AwsRecord, State, Workspace
 
 HOST_EXTRAS = 0.0022 + 0.0037  # EBS root volume + 9 CloudWatch metrics, each line rounded to 4 places
 
@@ -67,14 +67,14 @@ def test_cli_cost_reads_the_workspace_outputs(tmp_path) -> None:
     Workspace(tmp_path / ".migrator").save(
         State(
             target_kind="aws",
-            aws={
-                "region": "us-east-1",
-                "outputs": {
+            aws=AwsRecord(
+                region="us-east-1",
+                outputs={
                     "redis_instance_type": "c5.large",
                     "valkey_node_type": "cache.r6g.large",
                     "valkey_num_cache_clusters": 2,
                 },
-            },
+            ),
         )
     )
     text = CliRunner().invoke(app, ["cost"], catch_exceptions=False).stdout

@@ -46,11 +46,11 @@ def test_up_applies_and_records_outputs(fake_tf: FakeTerraform, aws: None, tmp_p
     assert fake_tf.commands() == ["version", "version", "init", "plan", "apply", "output"]
     state = workspace(tmp_path).require()
     assert state.target_kind == "aws"
-    assert state.aws["outputs"] == OUTPUT_VALUES
-    assert state.aws["region"] == "us-east-1"
-    assert state.aws["account"] == "123456789012"
+    assert state.aws.outputs == OUTPUT_VALUES
+    assert state.aws.region == "us-east-1"
+    assert state.aws.account == "123456789012"
     # Terraform ran in the workspace's copy of the module, so its state lives in the workspace.
-    work = Path(state.aws["terraform_dir"])
+    work = Path(state.aws.terraform_dir or "")
     assert work == tmp_path / ".migrator" / "terraform" and (work / "main.tf").exists()
     assert {c["cwd"] for c in fake_tf.calls() if c["argv"][0] != "version"} == {str(work)}
 
@@ -102,7 +102,7 @@ def test_failed_apply_leaves_enough_state_for_down(
     assert json.loads(result.stdout)["error"]["code"] == "TerraformFailed"
     assert "InvalidParameterValue" in result.stderr
     state = workspace(tmp_path).require()
-    assert state.target_kind == "aws" and state.aws["terraform_dir"]
+    assert state.target_kind == "aws" and state.aws.terraform_dir
     monkeypatch.delenv("FAKE_TF_FAIL")
     assert run("down", "--auto-approve").exit_code == 0
     assert "destroy" in fake_tf.commands()

@@ -15,7 +15,7 @@ from migrator.aws import tunnel
 from migrator.cli import app
 from migrator.errors import MigratorError
 from migrator.local.processes import free_port
-from migrator.state import State, Workspace
+from migrator.state import AwsRecord, State, Workspace
 from tests.fake_terraform.fixtures import OUTPUT_VALUES
 
 FAKE_SSH = """#!/usr/bin/python3
@@ -79,10 +79,22 @@ def test_argv_forwards_both_servers_through_the_endpoint(tmp_path: Path) -> None
         "127.0.0.1:16379:127.0.0.1:6379",
         "-L",
         "127.0.0.1:16380:migrator.abc123.ng.0001.use1.cache.amazonaws.com:6379",
+        # The module runs the Valkey 9 bridge on the host (outputs bridge_port 6380): forwarded too.
+        "-L",
+        "127.0.0.1:16381:127.0.0.1:6380",
         "ec2-user@i-0123456789abcdef0",
     ]
     assert shlex.split(proxy)[0] == "/opt/aws cli/aws"  # the shell ssh runs ProxyCommand with sees one word
     assert (spec.source_url, spec.target_url) == ("redis://127.0.0.1:16379", "redis://127.0.0.1:16380")
+    assert spec.bridge_port == 16381
+
+
+def test_without_a_bridge_nothing_is_forwarded_to_it(tmp_path: Path) -> None:
+    outputs = {k: v for k, v in OUTPUT_VALUES.items() if k != "bridge_port"}  # null outputs are omitted
+    spec = tunnel.build(
+        outputs, "us-east-1", ssh="ssh", aws="aws", key_file=tmp_path / "k", known_hosts=tmp_path / "h"
+    )
+    assert spec.bridge_port is None and not any(":6380" in arg for arg in spec.argv)
 
 
 def test_argv_needs_the_outputs(tmp_path: Path) -> None:
@@ -128,7 +140,7 @@ def aws_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspa
 
     monkeypatch.setenv("PATH", f"{tools(tmp_path / 'bin')}{os.pathsep}/usr/bin{os.pathsep}/bin")
     ws = Workspace(tmp_path / ".migrator")
-    ws.save(State(target_kind="aws", aws={"region": "us-east-1", "outputs": dict(OUTPUT_VALUES)}))
+    ws.save(State(target_kind="aws", aws=AwsRecord(region="us-east-1", outputs=dict(OUTPUT_VALUES))))
     with mock_aws():  # SendSSHPublicKey answered locally
         yield ws
 
@@ -154,7 +166,8 @@ def test_background_tunnel_opens_records_and_closes(aws_env: Workspace, tmp_path
     again = CliRunner().invoke(app, ["tunnel", "--background", "--local-port", str(port)])
     assert again.exit_code == 2 and "already open" in again.stderr
 
-    pid = state.aws["tunnel"]["pid"]
+    assert state.aws.tunnel is not None
+    pid = state.aws.tunnel.pid
     closed = CliRunner().invoke(app, ["tunnel", "--close", "-o", "json"], catch_exceptions=False)
     assert json.loads(closed.stdout) == {"ok": True, "closed": True}
     os.waitpid(pid, 0)  # our child: reap it so the pid is really gone
@@ -172,8 +185,8 @@ def test_the_region_falls_back_to_the_module_output_then_fails_clearly(
 ) -> None:
     from migrator.aws.tunnel import _region
 
-    assert _region(State(target_kind="aws", aws={"outputs": {"region": "eu-west-1"}})) == "eu-west-1"
+    assert _region(State(target_kind="aws", aws=AwsRecord(outputs={"region": "eu-west-1"}))) == "eu-west-1"
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.delenv("AWS_REGION", raising=False)
     with pytest.raises(MigratorError, match="no AWS region"):
-        _region(State(target_kind="aws", aws={}))
+        _region(State(target_kind="aws"))

@@ -22,7 +22,9 @@ def test_writes_stay_paused_through_a_promotion_slower_than_the_catch_up_timeout
         assert "write" not in moments, "a write went through while the cut-over was promoting"
         promote(target)
 
-    cut = paused_cut_over(source.client(), target.client(), timeout=0.5, promote=slow_promotion, fence=False)
+    cut = paused_cut_over(
+        [(source.client(), target.client())], timeout=0.5, promote=slow_promotion, fence=False
+    )
     writer.join(5)
     assert cut.catch_up.caught_up and cut.source_fenced is None
     assert "write" in moments  # un-paused at the end
@@ -34,7 +36,7 @@ def test_the_source_is_unpaused_when_the_target_never_catches_up(
 ) -> None:
     replicate(target, source)
     target.client().replicaof("NO", "ONE")  # the link is gone: the offsets can never meet
-    cut = paused_cut_over(source.client(), target.client(), timeout=0.3, promote=lambda: None)
+    cut = paused_cut_over([(source.client(), target.client())], timeout=0.3, promote=lambda: None)
     assert not cut.catch_up.caught_up and cut.source_fenced is None
     begun = time.monotonic()
     source.client().set("after", 1)

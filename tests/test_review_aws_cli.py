@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from migrator import infra, render
 from migrator.aws import tunnel
 from migrator.cli import app
-from migrator.state import State, Workspace
+from migrator.state import AwsRecord, State, TunnelRecord, Workspace
 
 
 # ---- infra: a chatty terraform (TF_LOG, many warnings) must not deadlock apply/destroy -------------------
@@ -45,8 +45,8 @@ def test_recycled_tunnel_pid_is_neither_trusted_nor_killed(tmp_path: Path) -> No
     stranger = subprocess.Popen(["sleep", "60"])
     try:
         # What `open_tunnel` recorded for an ssh that has since exited, its pid now reused by `stranger`.
-        record = {"pid": stranger.pid, "started": "1", "source_port": 16379, "target_port": 16380}
-        state = State(target_kind="aws", aws={"tunnel": record})
+        record = TunnelRecord(pid=stranger.pid, started="1", source_port=16379, target_port=16380)
+        state = State(target_kind="aws", aws=AwsRecord(tunnel=record))
         ws.save(state)
         assert tunnel.tunnel_urls(state) is None
         assert tunnel.close(ws, state) is False
@@ -59,8 +59,8 @@ def test_recycled_tunnel_pid_is_neither_trusted_nor_killed(tmp_path: Path) -> No
 def test_the_tunnel_process_itself_is_recognised(tmp_path: Path) -> None:
     ssh = subprocess.Popen(["sleep", "60"])
     try:
-        record = {"pid": ssh.pid, "started": tunnel._start_time(ssh.pid), "source_port": 1, "target_port": 2}
-        state = State(target_kind="aws", aws={"tunnel": record})
+        record = TunnelRecord(pid=ssh.pid, started=tunnel._start_time(ssh.pid), source_port=1, target_port=2)
+        state = State(target_kind="aws", aws=AwsRecord(tunnel=record))
         assert tunnel.tunnel_urls(state) == ("redis://127.0.0.1:1", "redis://127.0.0.1:2")
         assert tunnel.close(Workspace(tmp_path / ".migrator"), state) is True
         assert ssh.wait(timeout=10) == -15
@@ -156,7 +156,7 @@ def test_interrupted_tunnel_start_stops_its_ssh(tmp_path: Path, monkeypatch: pyt
         (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     ws = Workspace(tmp_path / ".migrator")
-    state = State(target_kind="aws", aws={"region": "us-east-1", "outputs": dict(OUTPUT_VALUES)})
+    state = State(target_kind="aws", aws=AwsRecord(region="us-east-1", outputs=dict(OUTPUT_VALUES)))
     ws.save(state)
 
     def interrupt(_: float) -> None:
@@ -170,8 +170,11 @@ def test_interrupted_tunnel_start_stops_its_ssh(tmp_path: Path, monkeypatch: pyt
     pid = int((bin_dir / "ssh.pid").read_text())
     try:
         for _ in range(100):  # our child: reap it once terminated
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                break
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    break
+            except ChildProcessError:
+                break  # subprocess's own clean-up reaped it already: it has exited
             time.sleep(0.1)
         else:
             pytest.fail("the interrupted tunnel left its ssh running")

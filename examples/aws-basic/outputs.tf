@@ -8,6 +8,16 @@ output "redis_instance_id" {
   value       = module.migrator.redis_instance_id
 }
 
+output "redis_source_log_stream" {
+  description = "Log group and stream of the host's build: its last line is `user-data: done …` or `user-data: FATAL: …`"
+  value       = "${module.migrator.redis_source_log_group} ${module.migrator.redis_source_log_stream}"
+}
+
+output "bridge_port" {
+  description = "Port of the Valkey bridge on the source host (null without one)"
+  value       = module.migrator.bridge_port
+}
+
 output "eic_endpoint_id" {
   description = "ID of the EC2 Instance Connect Endpoint"
   value       = module.migrator.eic_endpoint_id
@@ -26,4 +36,9 @@ output "valkey_primary_endpoint" {
 output "valkey_reader_endpoint" {
   description = "Valkey reader endpoint address"
   value       = module.migrator.valkey_reader_endpoint
+}
+
+output "dashboard_url" {
+  description = "Console URL of the migration's CloudWatch dashboard"
+  value       = module.migrator.dashboard_url
 }

@@ -47,3 +47,12 @@ variable "redis_source_sha256" {
   type        = string
   default     = "73b94484e00fb4c2440b490dc4021142fb0b6efc8b64c6329c10d24f0b531c99"
 }
+
+variable "valkey_parameters" {
+  description = "Extra parameters for the target's parameter group, e.g. `[{ name = \"maxmemory-policy\", value = \"noeviction\" }]`"
+  type = list(object({
+    name  = string
+    value = string
+  }))
+  default = []
+}

@@ -7,13 +7,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from migrator.errors import (
-    ALREADY_MIGRATING,
-    GROUP_NOT_FOUND,
-    INVALID_STATE,
-    NOT_MIGRATING,
-    MigratorError,
-)
+from migrator.errors import Code, MigratorError
 
 # Standard mode retries throttling and transient errors with exponential backoff and jitter (legacy mode
 # retries fewer error codes); 8 attempts ride out a throttled ElastiCache control plane for ~a minute.
@@ -45,38 +39,38 @@ BAD_CREDENTIAL_CODES = {
 DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 
 # ElastiCache fault code → (what it means here, the fix); `{group}`, `{region}`, `{operation}` filled in.
-ELASTICACHE_FIXES: dict[str, tuple[str, str]] = {
-    GROUP_NOT_FOUND: (
+ELASTICACHE_FIXES: dict[Code, tuple[str, str]] = {
+    Code.GROUP_NOT_FOUND: (
         "replication group {group!r} not found in region {region}",
         "check the region (searched {region}; pass --region or fix AWS_REGION) or run "
         "`migrator up --target aws` to create it",
     ),
-    INVALID_STATE: (
+    Code.INVALID_STATE: (
         "replication group {group!r} is not in a state that allows {operation}",
         "wait until it is available (`migrator migrate status`) and retry",
     ),
-    "InvalidCacheClusterState": (
+    Code.INVALID_CLUSTER_STATE: (
         "a node of {group!r} is not available for {operation}",
         "wait until every node is available (`migrator migrate status`) and retry",
     ),
-    ALREADY_MIGRATING: (
+    Code.ALREADY_MIGRATING: (
         "replication group {group!r} is already under migration",
         "follow it with `migrator migrate status`, then `migrator migrate complete`",
     ),
-    NOT_MIGRATING: (
+    Code.NOT_MIGRATING: (
         "replication group {group!r} is not under migration, so there is nothing to complete",
         "start one with `migrator migrate start`",
     ),
-    "InvalidParameterValue": (
+    Code.INVALID_PARAMETER: (
         "ElastiCache rejected a parameter of {operation}",
         "check the source address/port (terraform output redis_private_ip, port 6379) "
         "and the target's settings; " + PREFLIGHT_HINT,
     ),
-    "InvalidParameterCombination": (
+    Code.INVALID_COMBINATION: (
         "ElastiCache rejected the parameters of {operation} together",
         PREFLIGHT_HINT,
     ),
-    "MigrationHealthFault": (
+    Code.MIGRATION_HEALTH: (
         "ElastiCache judged the source unhealthy for migration",
         "the source must be reachable from the target, without AUTH, protected-mode no; " + PREFLIGHT_HINT,
     ),
@@ -110,44 +104,53 @@ def translate(
         code = str(error.get("Code", "Unknown"))
         text = " ".join(str(error.get("Message", "")).split())
         if code in ELASTICACHE_FIXES:
-            message, hint = ELASTICACHE_FIXES[code]
+            known = Code(code)
+            message, hint = ELASTICACHE_FIXES[known]
             values = {"group": group or "?", "region": where, "operation": operation}
-            detail = f": {text}" if text and code != GROUP_NOT_FOUND else ""
-            return MigratorError(message.format(**values) + detail, hint.format(**values), code)
+            detail = f": {text}" if text and known is not Code.GROUP_NOT_FOUND else ""
+            return MigratorError(message.format(**values) + detail, hint.format(**values), known)
         if code in THROTTLING_CODES:
             return MigratorError(
-                f"AWS throttled {operation} in {where} even after retries with backoff",
+                f"AWS throttled {operation} in {where} even after retries with backoff ({code})",
                 "wait a minute and retry; fewer parallel ElastiCache API callers help",
-                code,
+                Code.THROTTLED,
             )
         if code in BAD_CREDENTIAL_CODES:
-            return MigratorError(f"AWS rejected the credentials ({code}: {text})", CREDENTIALS_HINT, code)
+            return MigratorError(
+                f"AWS rejected the credentials ({code}: {text})", CREDENTIALS_HINT, Code.BAD_CREDENTIALS
+            )
         if code in DENIED_CODES:
             return MigratorError(
                 f"not allowed to call {operation} in {where}: {text}",
                 f"grant the calling identity permission for {operation} (IAM)",
-                code,
+                Code.ACCESS_DENIED,
+            )
+        if code == Code.CLUSTER_NOT_FOUND:
+            return MigratorError(
+                f"{operation}: {text}", "the node may be being replaced; retry", Code.CLUSTER_NOT_FOUND
             )
         return MigratorError(
             f"{operation} failed in {where}: {code}: {text}",
             f"see the AWS documentation for {code}, fix the cause and retry",
-            code,
+            Code.AWS_ERROR,
         )
     if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
-        return MigratorError("no AWS credentials found", CREDENTIALS_HINT, "NoCredentials")
+        return MigratorError("no AWS credentials found", CREDENTIALS_HINT, Code.NO_CREDENTIALS)
     if isinstance(exc, bx.TokenRetrievalError | bx.SSOError):
-        return MigratorError(f"AWS SSO session is not usable ({exc})", "run `aws sso login`", "NoCredentials")
+        return MigratorError(
+            f"AWS SSO session is not usable ({exc})", "run `aws sso login`", Code.NO_CREDENTIALS
+        )
     if isinstance(exc, bx.NoRegionError):
-        return MigratorError("no AWS region configured", "pass --region or set AWS_REGION", "NoRegion")
+        return MigratorError("no AWS region configured", "pass --region or set AWS_REGION", Code.NO_REGION)
     if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ReadTimeoutError):
         return MigratorError(
             f"cannot reach the AWS endpoint for {operation} in {where} ({exc})",
             "check the network/proxy and that the region name is right",
-            "EndpointUnreachable",
+            Code.ENDPOINT_UNREACHABLE,
         )
     if isinstance(exc, bx.BotoCoreError):
         return MigratorError(
-            f"{operation} failed in {where}: {exc}", "fix the AWS configuration and retry", "AwsError"
+            f"{operation} failed in {where}: {exc}", "fix the AWS configuration and retry", Code.AWS_ERROR
         )
     return None
 

@@ -6,9 +6,10 @@ PRICES_AS_OF with the table. Prices are on-demand, us-east-1, USD, Linux, from t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from migrator.errors import MigratorError
+from migrator.errors import Code, MigratorError
 
 PRICES_AS_OF = "2025-06-01"
 PRICE_REGION = "us-east-1"
@@ -121,11 +122,11 @@ class CostEstimate:
         }
 
 
-def _unknown(kind: str, name: str, known: dict[str, object]) -> MigratorError:
+def _unknown(kind: str, name: str, known: Mapping[str, object]) -> MigratorError:
     return MigratorError(
         f"no price for {kind} {name!r} in the table ({PRICES_AS_OF})",
         f"use one of: {', '.join(sorted(known))}",
-        "UnknownPrice",
+        Code.UNKNOWN_PRICE,
     )
 
 
@@ -146,7 +147,7 @@ def estimate(instance_type: str, node_type: str, nodes: int, region: str = PRICE
         raise _unknown("EC2 instance type", instance_type, EC2_HOURLY)
     if nodes < 1:
         raise MigratorError(
-            f"node count {nodes} must be at least 1", "pass --nodes 2 (primary + replica)", "InvalidValue"
+            f"node count {nodes} must be at least 1", "pass --nodes 2 (primary + replica)", Code.INVALID_VALUE
         )
     lines = [
         CostLine(f"EC2 {instance_type} (Redis source host)", 1, EC2_HOURLY[instance_type]),

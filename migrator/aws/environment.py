@@ -6,21 +6,17 @@ state.json and `down` always destroys what `up` made, whichever directory the co
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from migrator.errors import MigratorError
+from migrator.aws.outputs import source_port
+from migrator.errors import Code, MigratorError
 from migrator.infra import PlanSummary, Terraform, TerraformBinary, find_terraform, module_source, sync_module
-from migrator.lifecycle import EnvironmentStatus
-from migrator.render import ProgressCallback
-from migrator.state import State, Workspace
-
-SOURCE_PORT = 6379  # SPEC: the Redis host listens on 6379; older modules have no `redis_port` output
-
-
-def source_port(outputs: dict[str, Any]) -> int:
-    return int(outputs.get("redis_port") or SOURCE_PORT)
+from migrator.lifecycle.protocol import DownRequest, UpRequest, UpResult
+from migrator.lifecycle.results import EnvironmentStatus
+from migrator.state import AwsRecord, State, Workspace
 
 
 def _working_dir(workspace: Workspace) -> Path:
@@ -31,22 +27,22 @@ def _binary(workspace: Workspace, terraform_bin: str | None) -> TerraformBinary:
     return find_terraform(terraform_bin, shim_dir=workspace.path / "bin")
 
 
-def _runner(workspace: Workspace, binary: TerraformBinary, aws: dict[str, Any]) -> Terraform:
-    variables = {"region": aws["region"]} if aws.get("region") else {}
+def _runner(workspace: Workspace, binary: TerraformBinary, aws: AwsRecord) -> Terraform:
+    variables = {"region": aws.region} if aws.region else {}
     return Terraform(
         binary,
-        Path(aws["terraform_dir"]),
-        var_files=[Path(f) for f in aws.get("var_files", [])],
+        Path(aws.terraform_dir or _working_dir(workspace)),
+        var_files=[Path(f) for f in aws.var_files],
         variables=variables,
         log_dir=workspace.logs_dir,
     )
 
 
-def _recorded_binary(workspace: Workspace, aws: dict[str, Any]) -> TerraformBinary:
+def _recorded_binary(workspace: Workspace, aws: AwsRecord) -> TerraformBinary:
     """The binary `up` used, or whatever is found now if it has moved since."""
-    if aws.get("terraform_bin"):
+    if aws.terraform_bin:
         try:
-            return _binary(workspace, aws["terraform_bin"])
+            return _binary(workspace, aws.terraform_bin)
         except MigratorError:
             pass
     return _binary(workspace, None)
@@ -56,7 +52,9 @@ def _check_var_files(var_files: list[Path]) -> list[str]:
     missing = [str(f) for f in var_files if not Path(f).is_file()]
     if missing:
         raise MigratorError(
-            f"--var-file not found: {', '.join(missing)}", "pass an existing .tfvars file", "VarFileNotFound"
+            f"--var-file not found: {', '.join(missing)}",
+            "pass an existing .tfvars file",
+            Code.VAR_FILE_NOT_FOUND,
         )
     return [str(Path(f).absolute()) for f in var_files]
 
@@ -68,26 +66,26 @@ def prepare(
     region: str | None,
     terraform_bin: str | None,
     terraform_dir: Path | None,
-    recorded: dict[str, Any] | None = None,
-) -> tuple[Terraform, dict[str, Any]]:
+    recorded: AwsRecord | None = None,
+) -> tuple[Terraform, AwsRecord]:
     """Find terraform, copy the module into the workspace and init it; return the runner and aws record."""
     from migrator.aws.clients import default_region
 
-    recorded = recorded or {}
-    files = _check_var_files(var_files) if var_files else list(recorded.get("var_files", []))
+    recorded = recorded or AwsRecord()
+    files = _check_var_files(var_files) if var_files else list(recorded.var_files)
     source = module_source(
-        terraform_dir or (Path(recorded["module_source"]) if recorded.get("module_source") else None)
+        terraform_dir or (Path(recorded.module_source) if recorded.module_source else None)
     )
-    binary = _binary(workspace, terraform_bin or recorded.get("terraform_bin"))
-    aws = {
-        **recorded,
-        "region": region or recorded.get("region") or default_region(),
-        "module_source": str(source),
-        "terraform_dir": str(_working_dir(workspace)),
-        "terraform_bin": binary.path,
-        "terraform_version": f"{binary.flavor} {binary.version}",
-        "var_files": files,
-    }
+    binary = _binary(workspace, terraform_bin or recorded.terraform_bin)
+    aws = dataclasses.replace(
+        recorded,
+        region=region or recorded.region or default_region(),
+        module_source=str(source),
+        terraform_dir=str(_working_dir(workspace)),
+        terraform_bin=binary.path,
+        terraform_version=f"{binary.flavor} {binary.version}",
+        var_files=files,
+    )
     changed = sync_module(source, _working_dir(workspace))
     runner = _runner(workspace, binary, aws)
     if changed or not (_working_dir(workspace) / ".terraform").is_dir():
@@ -106,7 +104,7 @@ def plan(
 ) -> PlanSummary:
     """`migrator plan`: what `up` (or `down`, with destroy) would change; nothing is applied or recorded."""
     state = workspace.load()
-    recorded = state.aws if state and state.target_kind == "aws" else {}
+    recorded = state.aws if state and state.target_kind == "aws" else AwsRecord()
     runner, _ = prepare(
         workspace,
         var_files=var_files,
@@ -118,77 +116,80 @@ def plan(
     return runner.plan(_working_dir(workspace) / "tfplan", destroy=destroy)
 
 
-def up(
-    workspace: Workspace,
-    *,
-    auto_approve: bool,
-    var_files: list[Path],
-    region: str | None,
-    terraform_bin: str | None,
-    confirm: Callable[[str], None],
-    progress: ProgressCallback | None = None,
-    terraform_dir: Path | None = None,
-) -> EnvironmentStatus:
+def up(workspace: Workspace, request: UpRequest) -> EnvironmentStatus:
     """Create (or update) the AWS environment and record its outputs in the workspace."""
-    from migrator.aws.clients import check_credentials
+    from migrator.aws.clients import check_credentials, default_region
 
+    foreign = request.given(UpRequest.LOCAL_OPTIONS)
+    if foreign:
+        raise MigratorError(
+            f"{', '.join(foreign)} apply to the local target only",
+            "drop them, or use --target local",
+            Code.INVALID_VALUE,
+        )
     state = workspace.load()
     if state is not None and state.target_kind == "local" and state.servers:
         raise MigratorError(
             f"a local environment exists in {workspace.path}",
             "run `migrator down` first, or pass another --workspace",
-            "TargetMismatch",
+            Code.WRONG_TARGET,
         )
     state = state if state is not None and state.target_kind == "aws" else State(target_kind="aws")
     # Every check that needs no money comes first: binary and version, var files, credentials.
-    binary = _binary(workspace, terraform_bin)
-    files = _check_var_files(var_files)
-    wanted_region = region or state.aws.get("region")
-    from migrator.aws.clients import default_region
-
+    binary = _binary(workspace, request.terraform_bin)
+    files = _check_var_files(request.var_files)
+    wanted_region = request.region or state.aws.region
     identity = check_credentials(wanted_region or default_region() or "us-east-1")
     runner, aws = prepare(
         workspace,
         var_files=[Path(f) for f in files],
         region=wanted_region,
         terraform_bin=binary.path,
-        terraform_dir=terraform_dir,
+        terraform_dir=request.terraform_dir,
         recorded=state.aws,
     )
-    aws["account"] = identity["account"]
+    aws.account = identity["account"]
     state.target_kind, state.aws = "aws", aws
     summary = runner.plan(_working_dir(workspace) / "tfplan")
     if summary.total:
-        if not auto_approve:
-            confirm(
+        if not request.auto_approve and request.confirm is not None:
+            request.confirm(
                 f"Terraform plan: {summary.sentence()} in AWS account {identity['account']}, region "
-                f"{aws['region'] or 'from the module default'}. These resources cost money "
+                f"{aws.region or 'from the module default'}. These resources cost money "
                 "(`migrator cost`). Apply?"
             )
         # Saved before apply (not before a refused or cancelled prompt): if apply fails half-way, `down`
         # still knows what to destroy.
         workspace.save(state)
-        runner.apply(Path(summary.plan_file or ""), progress=progress, total=summary.total)
+        runner.apply(Path(summary.plan_file or ""), progress=request.progress, total=summary.total)
     outputs = runner.output()
-    aws["outputs"] = outputs
-    aws["region"] = outputs.get("region") or aws["region"]
-    aws["applied"] = True
-    state.add_event(f"terraform apply: {summary.sentence()}")
-    workspace.save(state)
-    return status_from_outputs(state)
+
+    def record(current: State) -> None:
+        current.target_kind = "aws"
+        current.aws = dataclasses.replace(
+            aws,
+            outputs=outputs,
+            region=outputs.get("region") or aws.region,
+            applied=True,
+            tunnel=current.aws.tunnel,
+        )
+        current.add_event(f"terraform apply: {summary.sentence()}")
+
+    fresh = state
+    return status_from_outputs(workspace.update(record, new=lambda: fresh))
 
 
 def down(
-    workspace: Workspace, state: State, *, auto_approve: bool, confirm: Callable[[str], None]
+    workspace: Workspace, state: State, *, auto_approve: bool, confirm: Callable[[str], None] | None
 ) -> dict[str, Any]:
     """Destroy everything `up` created (after confirmation), then forget the environment."""
     from migrator.aws import tunnel
 
     aws = state.aws
-    if not aws.get("terraform_dir"):
+    if not aws.terraform_dir:
         workspace.remove_state()
         return {"ok": True, "destroyed": False, "message": "nothing to stop"}
-    outputs = aws.get("outputs") or {}
+    outputs = aws.outputs
     what = (
         ", ".join(
             f"{k} {outputs[k]}"
@@ -200,21 +201,21 @@ def down(
     warnings = []
     if state.migration_state == "migrating":
         warnings.append("a migration was in progress; the target is destroyed with it")
-    if not auto_approve:
+    if not auto_approve and confirm is not None:
         confirm(
-            f"Destroy the AWS environment ({what}) in region {aws.get('region')}? "
+            f"Destroy the AWS environment ({what}) in region {aws.region}? "
             "Data on the Redis host and in ElastiCache is lost."
         )
     tunnel.close(workspace, state)
     runner = _runner(workspace, _recorded_binary(workspace, aws), aws)
-    if not (Path(aws["terraform_dir"]) / ".terraform").is_dir():
+    if not (Path(aws.terraform_dir) / ".terraform").is_dir():
         runner.init()
     runner.destroy()
     workspace.remove_state()
     return {
         "ok": True,
         "destroyed": True,
-        "region": aws.get("region"),
+        "region": aws.region,
         "resources": what,
         "warnings": warnings,
         "message": f"destroyed {what}",
@@ -226,7 +227,7 @@ def status_from_outputs(state: State) -> EnvironmentStatus:
     from migrator.aws.tunnel import tunnel_urls
 
     aws = state.aws
-    out = aws.get("outputs") or {}
+    out = aws.outputs
     tunnel = tunnel_urls(state)
     source: dict[str, Any] = {
         "url": f"redis://{out['redis_private_ip']}:{source_port(out)}"
@@ -255,8 +256,8 @@ def status_from_outputs(state: State) -> EnvironmentStatus:
     }
     migration = {
         "state": state.migration_state,
-        "region": aws.get("region"),
-        "terraform_dir": aws.get("terraform_dir"),
+        "region": aws.region,
+        "terraform_dir": aws.terraform_dir,
         "events": state.events[-5:],
     }
     return EnvironmentStatus(target_kind="aws", source=source, target=target, migration=migration)
@@ -264,14 +265,15 @@ def status_from_outputs(state: State) -> EnvironmentStatus:
 
 def describe(workspace: Workspace, state: State) -> EnvironmentStatus:
     """What exists: the recorded outputs plus the group's live status and engine version from ElastiCache."""
-    from migrator.aws.migration import AwsMigration
+    from migrator.aws.elasticache import ReplicationGroup
 
     status = status_from_outputs(state)
-    if not (state.aws.get("outputs") or {}).get("replication_group_id"):
+    group_id = state.aws.outputs.get("replication_group_id")
+    if not group_id:
         status.migration["group_status"] = "not created (run `migrator up --target aws`)"
         return status
     try:
-        live = AwsMigration(workspace, state).group_summary()
+        live = group_summary(ReplicationGroup(group_id, state.aws.region or state.aws.outputs.get("region")))
     except MigratorError as err:
         # `status` reports; an unreachable AWS API must not hide what the workspace knows.
         status.target["error"] = err.one_line()
@@ -282,15 +284,44 @@ def describe(workspace: Workspace, state: State) -> EnvironmentStatus:
     return status
 
 
+def group_summary(group: Any) -> dict[str, Any]:
+    """Status and engine version of the group, for `migrator status`."""
+    described = group.describe()
+    members = described.get("MemberClusters") or []
+    version = group.member(members[0]).get("EngineVersion", "") if members else ""
+    return {"status": described.get("Status"), "engine_version": version}
+
+
 def refresh_outputs(workspace: Workspace, state: State) -> dict[str, Any]:
     """`terraform output -json` of the recorded module, saved into the workspace."""
     aws = state.aws
-    if not aws.get("terraform_dir"):
+    if not aws.terraform_dir:
         raise MigratorError(
-            "the workspace records no terraform directory", "run `migrator up --target aws`", "NoEnvironment"
+            "the workspace records no terraform directory",
+            "run `migrator up --target aws`",
+            Code.NO_ENVIRONMENT,
         )
     outputs = _runner(workspace, _recorded_binary(workspace, aws), aws).output()
-    aws["outputs"] = outputs
-    aws["region"] = outputs.get("region") or aws.get("region")
-    workspace.save(state)
+
+    def record(current: State) -> None:
+        current.aws.outputs = outputs
+        current.aws.region = outputs.get("region") or current.aws.region
+
+    workspace.update(record)
     return outputs
+
+
+class AwsEnvironment:
+    kind = "aws"
+
+    def up(self, workspace: Workspace, request: UpRequest) -> UpResult:
+        status = up(workspace, request)
+        return UpResult(status)
+
+    def down(self, workspace: Workspace, state: State | None, request: DownRequest) -> dict[str, Any]:
+        if state is None:
+            return {"stopped": [], "message": "nothing to stop"}
+        return down(workspace, state, auto_approve=request.auto_approve, confirm=request.confirm)
+
+    def describe(self, workspace: Workspace, state: State) -> EnvironmentStatus:
+        return describe(workspace, state)

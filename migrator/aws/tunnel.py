@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from migrator.aws.environment import source_port
-from migrator.errors import MigratorError
-from migrator.state import State, Workspace
+from migrator.aws.outputs import source_port
+from migrator.errors import Code, MigratorError
+from migrator.state import State, TunnelRecord, Workspace
 
 DEFAULT_LOCAL_PORT = 16379  # source on this port, target on the next; 6379 is often taken by a local Redis
 OS_USER = "ec2-user"  # Amazon Linux 2023's login user
@@ -48,6 +48,11 @@ class TunnelSpec:
     source_port: int
     target_port: int
     target_host: str
+    bridge_port: int | None = None  # local port forwarded to the host's bridge, when the module runs one
+
+    @property
+    def local_ports(self) -> list[int]:
+        return [self.source_port, self.target_port] + ([self.bridge_port] if self.bridge_port else [])
 
     @property
     def source_url(self) -> str:
@@ -82,42 +87,50 @@ def _start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[-1].split()[19]
 
 
-def _is_tunnel(record: dict[str, Any]) -> bool:
+def _is_tunnel(record: TunnelRecord) -> bool:
     """The recorded pid is alive and is still the process we started, not the pid reused by another one."""
-    pid = record.get("pid")
-    if not _alive(pid):
+    if not _alive(record.pid):
         return False
-    started = record.get("started")
-    return started is None or _start_time(pid) in (started, None)
+    return record.started is None or _start_time(record.pid) in (record.started, None)
 
 
 def tunnel_urls(state: State) -> tuple[str, str] | None:
     """(source, target) URLs through an open tunnel, or None when no tunnel process is alive."""
-    record = state.aws.get("tunnel") or {}
-    if not record or not _is_tunnel(record):
+    record = state.aws.tunnel
+    if record is None or not _is_tunnel(record):
         return None
-    return (f"redis://127.0.0.1:{record['source_port']}", f"redis://127.0.0.1:{record['target_port']}")
+    return (f"redis://127.0.0.1:{record.source_port}", f"redis://127.0.0.1:{record.target_port}")
+
+
+def tunnel_bridge_url(state: State) -> str | None:
+    """The bridge on the Redis host through the tunnel, when the tunnel forwards it."""
+    record = state.aws.tunnel
+    if record is None or record.bridge_port is None or not _is_tunnel(record):
+        return None
+    return f"redis://127.0.0.1:{record.bridge_port}"
 
 
 def require_tools() -> tuple[str, str]:
     """(ssh, aws) paths; AWS CLI v1 has no open-tunnel, so its version is checked too."""
     ssh = shutil.which("ssh")
     if ssh is None:
-        raise MigratorError("ssh (OpenSSH client) not found on PATH", SSH_HINT, "SshNotFound")
+        raise MigratorError("ssh (OpenSSH client) not found on PATH", SSH_HINT, Code.SSH_NOT_FOUND)
     aws = shutil.which("aws")
     if aws is None:
-        raise MigratorError("the AWS CLI (`aws`) is not on PATH", AWS_CLI_HINT, "AwsCliNotFound")
+        raise MigratorError("the AWS CLI (`aws`) is not on PATH", AWS_CLI_HINT, Code.AWS_CLI_NOT_FOUND)
     try:
         done = subprocess.run([aws, "--version"], capture_output=True, text=True, timeout=60, check=False)
     except OSError as exc:
-        raise MigratorError(f"cannot run {aws} ({exc.strerror})", AWS_CLI_HINT, "AwsCliNotFound") from None
+        raise MigratorError(
+            f"cannot run {aws} ({exc.strerror})", AWS_CLI_HINT, Code.AWS_CLI_NOT_FOUND
+        ) from None
     version = (done.stdout or done.stderr).strip().split(" ")[0]
     if not version.startswith("aws-cli/2."):
         raise MigratorError(
             f"{aws} is {version or 'an unknown version'}; EC2 Instance Connect Endpoint "
             "tunnels need AWS CLI v2",
             AWS_CLI_HINT,
-            "AwsCliTooOld",
+            Code.AWS_CLI_TOO_OLD,
         )
     return ssh, aws
 
@@ -129,7 +142,7 @@ def ensure_key(directory: Path) -> Path:
         return key
     keygen = shutil.which("ssh-keygen")
     if keygen is None:
-        raise MigratorError("ssh-keygen not found on PATH", SSH_HINT, "SshNotFound")
+        raise MigratorError("ssh-keygen not found on PATH", SSH_HINT, Code.SSH_NOT_FOUND)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     subprocess.run(
         [keygen, "-q", "-t", "ed25519", "-N", "", "-C", "migrator-tunnel", "-f", str(key)],
@@ -143,12 +156,12 @@ def _region(state: State) -> str:
     """The environment's region: recorded by `up`, else the module's output, else boto3's default."""
     from migrator.aws.clients import default_region
 
-    region = state.aws.get("region") or (state.aws.get("outputs") or {}).get("region") or default_region()
+    region = state.aws.region or state.aws.outputs.get("region") or default_region()
     if not region:
         raise MigratorError(
             "no AWS region is known for this environment",
             "set AWS_REGION (or re-run `migrator up`)",
-            "NoRegion",
+            Code.NO_REGION,
         )
     return region
 
@@ -171,7 +184,7 @@ def build(
         raise MigratorError(
             f"terraform outputs lack {', '.join(missing)}",
             "run `migrator outputs` (or `migrator up --target aws`) first",
-            "NoEnvironment",
+            Code.NO_ENVIRONMENT,
         )
     instance, endpoint = outputs["redis_instance_id"], outputs["eic_endpoint_id"]
     target_host, target_remote_port = (
@@ -215,10 +228,14 @@ def build(
         f"127.0.0.1:{local_port}:127.0.0.1:{source_port(outputs)}",
         "-L",
         f"127.0.0.1:{local_port + 1}:{target_host}:{target_remote_port}",
-        f"{OS_USER}@{instance}",
     ]
+    bridge_port = None
+    if outputs.get("bridge_port"):
+        bridge_port = local_port + 2
+        argv += ["-L", f"127.0.0.1:{bridge_port}:127.0.0.1:{int(outputs['bridge_port'])}"]
+    argv.append(f"{OS_USER}@{instance}")
     return TunnelSpec(
-        argv, instance, endpoint, region, str(key_file), local_port, local_port + 1, target_host
+        argv, instance, endpoint, region, str(key_file), local_port, local_port + 1, target_host, bridge_port
     )
 
 
@@ -240,20 +257,20 @@ def _listening(port: int) -> bool:
 
 def _wait_ready(proc: subprocess.Popen[bytes], spec: TunnelSpec, log: Path) -> None:
     deadline = time.monotonic() + READY_SECONDS
-    while not (_listening(spec.source_port) and _listening(spec.target_port)):
+    while not all(_listening(port) for port in spec.local_ports):
         if proc.poll() is not None:
             last = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
             raise MigratorError(
                 f"ssh tunnel exited with {proc.returncode}: {' '.join(last) or 'no message'}",
                 f"check IAM (ec2-instance-connect:*), the endpoint, and {log}",
-                "TunnelFailed",
+                Code.TUNNEL_FAILED,
             )
         if time.monotonic() >= deadline:
             proc.terminate()
             raise MigratorError(
                 f"tunnel ports {spec.source_port}/{spec.target_port} not open after {READY_SECONDS:.0f}s",
                 f"see {log}",
-                "TunnelFailed",
+                Code.TUNNEL_FAILED,
             )
         time.sleep(0.2)
 
@@ -271,14 +288,14 @@ def open_tunnel(
         raise MigratorError(
             "a tunnel is already open for this workspace",
             "close it with `migrator tunnel --close`",
-            "TunnelOpen",
+            Code.TUNNEL_OPEN,
         )
     ssh, aws = require_tools()
     region = _region(state)
     directory = workspace.path / "tunnel"
     key = ensure_key(directory)
     spec = build(
-        state.aws.get("outputs") or {},
+        state.aws.outputs,
         region,
         ssh=ssh,
         aws=aws,
@@ -286,10 +303,10 @@ def open_tunnel(
         known_hosts=directory / "known_hosts",
         local_port=local_port,
     )
-    for port in (spec.source_port, spec.target_port):
+    for port in spec.local_ports:
         if _listening(port):
             raise MigratorError(
-                f"local port {port} is already in use", "pass --local-port with a free pair", "PortInUse"
+                f"local port {port} is already in use", "pass --local-port with a free pair", Code.PORT_IN_USE
             )
     push_key(region, spec.instance_id, key.with_suffix(".pub").read_text().strip())
     log = directory / "ssh.log"
@@ -303,14 +320,15 @@ def open_tunnel(
         # Ctrl-C (or a failure) before the tunnel is recorded: stop ssh, or it holds the ports unrecorded.
         proc.terminate()
         raise
-    state.aws["tunnel"] = {
-        "pid": proc.pid,
-        "started": _start_time(proc.pid),
-        "source_port": spec.source_port,
-        "target_port": spec.target_port,
-        "background": background,
-    }
-    workspace.save(state)
+    record = TunnelRecord(
+        proc.pid, spec.source_port, spec.target_port, _start_time(proc.pid), background, spec.bridge_port
+    )
+
+    def remember(current: State) -> None:
+        current.aws.tunnel = record
+
+    state.aws.tunnel = record
+    workspace.update(remember)
     if on_ready is not None:
         on_ready(spec)
     if background:
@@ -322,21 +340,24 @@ def open_tunnel(
         proc.wait(timeout=10)
     finally:
         # Other commands may have saved the state meanwhile: forget the tunnel in the current one.
-        current = workspace.load() or state
-        current.aws.pop("tunnel", None)
-        workspace.save(current)
+        if workspace.exists():
+            workspace.update(_forget_tunnel)
     return spec
+
+
+def _forget_tunnel(state: State) -> None:
+    state.aws.tunnel = None
 
 
 def close(workspace: Workspace, state: State) -> bool:
     """Stop this workspace's tunnel process (only the pid we recorded); True when one was running."""
-    record = state.aws.pop("tunnel", None)
-    if not record:
+    record, state.aws.tunnel = state.aws.tunnel, None
+    if record is None:
         return False
     running = _is_tunnel(record)
     if running:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(record["pid"], signal.SIGTERM)
+            os.kill(record.pid, signal.SIGTERM)
     if workspace.exists():
-        workspace.save(state)
+        workspace.update(_forget_tunnel)
     return running

@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from migrator import __version__, render
-from migrator.errors import MigratorError
+from migrator.errors import Code, MigratorError
 
 _debug = False
 
@@ -43,7 +43,7 @@ class MigratorGroup(TyperGroup):
         self._argv = tuple(args)
         return super().make_context(info_name, args, parent=parent, **extra)
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except MigratorError as err:
@@ -52,7 +52,11 @@ class MigratorGroup(TyperGroup):
             render.fail(err)
             raise typer.Exit(err.exit_code) from None
         except KeyboardInterrupt:
-            render.fail(MigratorError("interrupted", "re-run the command; state is saved after each step"))
+            render.fail(
+                MigratorError(
+                    "interrupted", "re-run the command; state is saved after each step", Code.INTERRUPTED
+                )
+            )
             raise typer.Exit(130) from None
         except Exception as exc:
             if _is_usage_error(exc) and not _debug:
@@ -62,7 +66,7 @@ class MigratorGroup(TyperGroup):
                 where = getattr(exc, "ctx", None)
                 command = where.command_path if where is not None else "migrator"
                 message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
-                render.fail(MigratorError(message, f"see `{command} -h`", "UsageError"))
+                render.fail(MigratorError(message, f"see `{command} -h`", Code.USAGE_ERROR))
                 raise typer.Exit(2) from None
             # Exit, Abort and "no arguments: show the help" belong to Typer's own click, which renders them.
             if _debug or type(exc).__module__.startswith(("typer", "click")):
@@ -71,7 +75,7 @@ class MigratorGroup(TyperGroup):
                 MigratorError(
                     f"internal error: {type(exc).__name__}: {exc}",
                     "re-run with --debug and report the traceback",
-                    "InternalError",
+                    Code.INTERNAL_ERROR,
                 )
             )
             raise typer.Exit(2) from None

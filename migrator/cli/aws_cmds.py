@@ -9,7 +9,7 @@ import typer
 
 from migrator import render
 from migrator.cli.common import OutputOpt, workspace
-from migrator.errors import MigratorError
+from migrator.errors import Code, MigratorError
 from migrator.render import OutputFormat
 from migrator.state import State, Workspace
 
@@ -35,7 +35,7 @@ def _aws_state(ws: Workspace) -> State:
         raise MigratorError(
             f"the environment in {ws.path} is {state.target_kind}, not aws",
             "run `migrator up --target aws` (in another --workspace)",
-            "TargetMismatch",
+            Code.WRONG_TARGET,
         )
     return state
 
@@ -117,7 +117,7 @@ def register(app: typer.Typer, *_: typer.Typer) -> None:
                 raise MigratorError(
                     f"no terraform output named {name!r}",
                     f"one of: {', '.join(sorted(values))}",
-                    "UnknownOutput",
+                    Code.UNKNOWN_OUTPUT,
                 )
             render.emit(values[name], lambda console: console.print(str(values[name])))
             return
@@ -139,14 +139,14 @@ def register(app: typer.Typer, *_: typer.Typer) -> None:
         from migrator.aws import cost as pricing
 
         state = workspace(ctx).load()
-        recorded = (state.aws.get("outputs") or {}) if state and state.target_kind == "aws" else {}
+        recorded = state.aws.outputs if state and state.target_kind == "aws" else {}
         settings = {**pricing.DEFAULTS, **{k: v for k, v in recorded.items() if k in pricing.DEFAULTS and v}}
         estimate = pricing.estimate(
             instance_type or str(settings["redis_instance_type"]),
             node_type or str(settings["valkey_node_type"]),
             nodes if nodes is not None else int(settings["valkey_num_cache_clusters"]),
             region
-            or (state.aws.get("region") if state and state.target_kind == "aws" else None)
+            or (state.aws.region if state and state.target_kind == "aws" else None)
             or pricing.PRICE_REGION,
         )
         render.emit(estimate.to_dict(), lambda console: _show_cost(estimate, console))
@@ -176,7 +176,9 @@ def register(app: typer.Typer, *_: typer.Typer) -> None:
             )
             return
         if not 0 < local_port < 65535:
-            raise MigratorError(f"--local-port {local_port} is not usable", "use 1024-65534", "InvalidPort")
+            raise MigratorError(
+                f"--local-port {local_port} is not usable", "use 1024-65534", Code.INVALID_PORT
+            )
 
         def ready(spec: tunnels.TunnelSpec) -> None:
             document = {

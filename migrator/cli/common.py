@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from migrator import render
-from migrator.errors import MigratorError
+from migrator.errors import Code, MigratorError
 from migrator.render import OutputFormat
 from migrator.state import Workspace
 
@@ -44,7 +44,9 @@ def confirm(question: str, auto_approve: bool, flag: str = "--auto-approve") -> 
         raise MigratorError(
             f"{question} needs confirmation and stdin is not a terminal",
             f"pass {flag} to proceed without a prompt",
-            "ConfirmationRequired",
+            Code.CONFIRMATION_REQUIRED,
         )
     if not typer.confirm(question, default=False, err=True):
-        raise MigratorError("cancelled", f"nothing was changed; pass {flag} to skip the prompt", "Cancelled")
+        raise MigratorError(
+            "cancelled", f"nothing was changed; pass {flag} to skip the prompt", Code.CANCELLED
+        )

@@ -10,7 +10,7 @@ import typer
 
 from migrator import render
 from migrator.cli.common import OutputOpt, workspace
-from migrator.errors import MigratorError
+from migrator.errors import Code, MigratorError
 from migrator.render import OutputFormat
 
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Server URL (default: the workspace's source).")]
@@ -23,16 +23,18 @@ def _dbs(text: str | None) -> list[int] | None:
     try:
         dbs = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise MigratorError(f"--dbs {text!r} is not a list of numbers", "e.g. --dbs 0,1") from None
+        raise MigratorError(
+            f"--dbs {text!r} is not a list of numbers", "e.g. --dbs 0,1", Code.INVALID_VALUE
+        ) from None
     if not dbs or any(db < 0 for db in dbs):
-        raise MigratorError(f"--dbs {text!r} names no valid database", "e.g. --dbs 0,1")
+        raise MigratorError(f"--dbs {text!r} names no valid database", "e.g. --dbs 0,1", Code.INVALID_VALUE)
     return dbs
 
 
 def _endpoints(ctx: typer.Context) -> tuple[str, str]:
-    from migrator.lifecycle import for_workspace
+    from migrator.lifecycle.registry import migration
 
-    return for_workspace(workspace(ctx)).endpoints()
+    return migration(workspace(ctx)).endpoints()
 
 
 def _show_verify(report: Any, console: Any) -> None:

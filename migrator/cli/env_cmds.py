@@ -11,8 +11,7 @@ import typer
 from migrator import render
 from migrator.cli.aws_cmds import RegionOpt, TerraformBinOpt, TerraformDirOpt, VarFileOpt
 from migrator.cli.common import OutputOpt, confirm, workspace
-from migrator.errors import MigratorError
-from migrator.lifecycle import EnvironmentStatus
+from migrator.lifecycle.results import EnvironmentStatus
 from migrator.render import OutputFormat
 
 
@@ -36,7 +35,8 @@ def _show_environment(status: EnvironmentStatus, console: Any) -> None:
 
 def register(app: typer.Typer) -> None:
     @app.command(
-        epilog="Examples:  migrator up  ·  migrator up --source-port 7000 --target-port 7001  ·  "
+        epilog="Examples:  migrator up  ·  migrator up --source-version 7.4 --target-version 8.1  ·  "
+        "migrator up --source-port 7000 --target-port 7001  ·  "
         "migrator up --target aws --var-file prod.tfvars"
     )
     def up(
@@ -61,6 +61,21 @@ def register(app: typer.Typer) -> None:
         valkey_server: Annotated[
             str | None, typer.Option(envvar="MIGRATOR_VALKEY_SERVER", help="local: target server binary.")
         ] = None,
+        bridge_server: Annotated[
+            str | None,
+            typer.Option(
+                envvar="MIGRATOR_BRIDGE_SERVER",
+                help="local: bridge binary, a valkey-server >= 9 (default: the matrix's Valkey 9.1).",
+            ),
+        ] = None,
+        source_version: Annotated[
+            str | None,
+            typer.Option(help="local: source Redis from the server matrix (7.0, 7.4; `make servers`)."),
+        ] = None,
+        target_version: Annotated[
+            str | None,
+            typer.Option(help="local: target Valkey from the server matrix (8.0, 8.1, 9.1; `make servers`)."),
+        ] = None,
         source_port: Annotated[
             int | None, typer.Option(help="local: source port (default: a free one).")
         ] = None,
@@ -70,37 +85,30 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = OutputFormat.text,
     ) -> None:
         """Provision the source and target (local servers, or terraform apply on AWS)."""
+        from migrator.lifecycle.protocol import UpRequest
+        from migrator.lifecycle.registry import environment
+
         ws = workspace(ctx)
         state = ws.load()
         kind = target or TargetKind(state.target_kind if state else "local")
-        if kind is TargetKind.aws:
-            from migrator.aws import environment as aws_environment
-
-            with render.progress("terraform apply (resources)") as advance:
-                status = aws_environment.up(
-                    ws,
-                    auto_approve=auto_approve,
-                    var_files=var_file or [],
-                    region=region,
-                    terraform_bin=terraform_bin,
-                    terraform_dir=terraform_dir,
-                    confirm=partial(confirm, auto_approve=auto_approve),
-                    progress=advance,
-                )
-            render.emit(status, partial(_show_environment, status))
-            return
-        from migrator import local
-
-        for port, name in ((source_port, "--source-port"), (target_port, "--target-port")):
-            if port is not None and not 0 < port < 65536:
-                raise MigratorError(f"{name} {port} is not a TCP port", "use 1-65535", "InvalidPort")
-        result = local.up(
-            ws,
-            redis_server=redis_server,
-            valkey_server=valkey_server,
-            source_port=source_port,
-            target_port=target_port,
-        )
+        with render.progress("provisioning (resources)") as advance:
+            request = UpRequest(
+                auto_approve=auto_approve,
+                confirm=partial(confirm, auto_approve=auto_approve),
+                progress=advance,
+                redis_server=redis_server,
+                valkey_server=valkey_server,
+                bridge_server=bridge_server,
+                source_version=source_version,
+                target_version=target_version,
+                source_port=source_port,
+                target_port=target_port,
+                var_files=var_file or [],
+                region=region,
+                terraform_bin=terraform_bin,
+                terraform_dir=terraform_dir,
+            )
+            result = environment(kind.value).up(ws, request)
         if result.already_running and not result.started:
             render.notice("already running; nothing to do")
         document = {
@@ -122,20 +130,15 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = OutputFormat.text,
     ) -> None:
         """Tear everything down (stop local servers, or terraform destroy on AWS)."""
+        from migrator.lifecycle.protocol import DownRequest
+        from migrator.lifecycle.registry import environment
+
         ws = workspace(ctx)
         state = ws.load()
-        if state is not None and state.target_kind == "aws":
-            from migrator.aws import environment as aws_environment
-
-            result = aws_environment.down(
-                ws, state, auto_approve=auto_approve, confirm=partial(confirm, auto_approve=auto_approve)
-            )
-        else:
-            from migrator import local
-
-            if purge:
-                confirm(f"delete the workspace {ws.path} with its logs", auto_approve)
-            result = local.down(ws, purge=purge)
+        request = DownRequest(
+            auto_approve=auto_approve, purge=purge, confirm=partial(confirm, auto_approve=auto_approve)
+        )
+        result = environment(state.target_kind if state else "local").down(ws, state, request)
         render.emit(result, lambda console: console.print(result.get("message", "done")))
 
     @app.command(epilog="Examples:  migrator status  ·  migrator status --output json")
@@ -149,12 +152,7 @@ def register(app: typer.Typer) -> None:
                 lambda console: console.print("nothing is up here; run `migrator up`"),
             )
             return
-        if state.target_kind == "aws":
-            from migrator.aws import environment as aws_environment
+        from migrator.lifecycle.registry import environment
 
-            env = aws_environment.describe(ws, state)
-        else:
-            from migrator import local
-
-            env = local.describe(ws, state)
+        env = environment(state.target_kind).describe(ws, state)
         render.emit(env, partial(_show_environment, env))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from functools import partial
 from typing import Annotated, Any
@@ -11,7 +10,13 @@ import typer
 
 from migrator import render
 from migrator.cli.common import OutputOpt, workspace
-from migrator.lifecycle import CompleteResult, MigrationStatus, PreflightReport, StartResult, for_workspace
+from migrator.lifecycle.results import (
+    CompleteResult,
+    MigrationStatus,
+    PreflightReport,
+    StartResult,
+    VerifyOutcome,
+)
 from migrator.render import OutputFormat
 
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
@@ -42,7 +47,7 @@ def _status_renderables(status: MigrationStatus) -> list[Any]:
     out: list[Any] = [f"state: [bold]{status.state}[/bold]"]
     link = status.link
     if link is not None:
-        rows = [
+        rows: list[list[Any]] = [
             ["master_link_status", link.master_link_status],
             ["sync in progress", link.sync_in_progress],
             [
@@ -57,28 +62,71 @@ def _status_renderables(status: MigrationStatus) -> list[Any]:
         ]
         details = status.details
         if link.link_down_since_seconds is not None:
-            since = details.get("link_down_since")
+            since = details.link_down_since if details else None
             rows.append(
                 ["link down", f"for {link.link_down_since_seconds}s" + (f" (since {since})" if since else "")]
             )
-        for role in ("source", "target"):
-            if details.get(f"{role}_reachable") is False:
-                rows.append([role, "[red]unreachable[/]"])
-        if resyncs := details.get("resyncs"):
-            rows.append(
-                [
-                    "resyncs since source start",
-                    f"{resyncs['full']} full, {resyncs['partial_ok']} partial, "
-                    f"{resyncs['partial_err']} partial refused",
-                ]
-            )
-        if details.get("source_uptime_s") is not None:
-            rows.append(["source up for (s)", details["source_uptime_s"]])
-        if details.get("memory_warning"):
-            rows.append(["memory", f"[red]{details['memory_warning']}[/]"])
+        if status.bridge is not None:
+            rows += _hop_rows("source → bridge", status.bridge)
+        if details is not None:
+            rows += _detail_rows(details)
         out.append(render.table("replication link", ["", ""], rows))
+        if status.shards:
+            shard_rows: list[list[Any]] = [
+                [s.name, " ".join(f"{a}-{b}" for a, b in s.slots), s.target_url]
+                + (
+                    [s.link.master_link_status, s.link.lag_bytes if s.link.lag_bytes is not None else "-"]
+                    if s.link
+                    else ["-", "-"]
+                )
+                for s in status.shards
+            ]
+            out.append(
+                render.table("shards", ["shard", "slots", "target node", "link", "lag (bytes)"], shard_rows)
+            )
+    elif status.details is not None:
+        out.append(render.table("target", ["", ""], _detail_rows(status.details)))
     out += [f"  {event.get('date', '')}  {event.get('message', '')}" for event in status.events[-5:]]
     return out
+
+
+def _hop_rows(name: str, hop: Any) -> list[list[Any]]:
+    lag = hop.lag_bytes if hop.lag_bytes is not None else "-"
+    state = hop.master_link_status + (" (syncing)" if hop.sync_in_progress else "")
+    return [[name, f"{state}, lag {lag} bytes, offset {hop.target_offset}"]]
+
+
+def _detail_rows(details: Any) -> list[list[Any]]:
+    """The facts both targets name the same way; a row only for what this target could tell."""
+    rows: list[list[Any]] = [["group", f"{details.group_id} ({details.group_status or '?'})"]]
+    if details.source_endpoint:
+        rows.append(["replicates from", details.source_endpoint])
+    rows.append(["link read from", details.link_from])
+    for role in ("source", "target"):
+        if getattr(details, f"{role}_reachable") is False:
+            rows.append([role, "[red]unreachable[/]"])
+    if details.resyncs is not None:
+        r = details.resyncs
+        rows.append(
+            [
+                "resyncs since source start",
+                f"{r.full} full, {r.partial_ok} partial, {r.partial_err} partial refused",
+            ]
+        )
+    if details.source_uptime_s is not None:
+        rows.append(["source up for (s)", details.source_uptime_s])
+    if details.memory_warning:
+        rows.append(["memory", f"[red]{details.memory_warning}[/]"])
+    if details.hash_field_ttls:
+        rows.append(["hash-field TTLs on the source", f"[red]{details.hash_field_ttls} key(s)[/]"])
+    if details.hash_field_ttl_calls:
+        rows.append(["HEXPIRE-family calls on the source", details.hash_field_ttl_calls])
+    if details.region:
+        rows.append(["region", details.region])
+    for cluster, values in sorted(details.metrics.items()):
+        shown = ", ".join(f"{name} {value:g}" for name, value in sorted(values.items()))
+        rows.append([f"metrics {cluster}", shown])
+    return rows
 
 
 def _show_complete(result: CompleteResult, console: Any) -> None:
@@ -101,10 +149,13 @@ def register(migrate_app: typer.Typer) -> None:
         ctx: typer.Context,
         source: Annotated[str | None, typer.Option(help="Source URL (default: the workspace's).")] = None,
         target: Annotated[str | None, typer.Option(help="Target URL (default: the workspace's).")] = None,
+        bridge: Annotated[
+            bool, typer.Option("--bridge", help="Check source → Valkey 9 bridge → target instead.")
+        ] = False,
         output: OutputOpt = OutputFormat.text,
     ) -> None:
         """Check the source/target pair is ready for an online migration (exit 1 if a check fails)."""
-        report = for_workspace(workspace(ctx)).preflight(source, target)
+        report = _migration(ctx).preflight(source, target, bridge=bridge)
         document = {"ok": report.ok, **render.to_jsonable(report)}
         render.emit(document, partial(_show_preflight, report))
         if not report.ok:
@@ -113,20 +164,30 @@ def register(migrate_app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     @migrate_app.command(
-        epilog="Examples:  migrator migrate start --wait  ·  migrator migrate start "
-        "--test-first --wait --timeout 1800"
+        epilog="Examples:  migrator migrate start --wait  ·  migrator migrate start --bridge --wait  ·  "
+        "migrator migrate start --test-first --wait --timeout 1800"
     )
     def start(
         ctx: typer.Context,
         wait: Annotated[bool, typer.Option("--wait", help="Return when the initial sync is done.")] = False,
         test_first: Annotated[bool, typer.Option("--test-first", help="Run TestMigration first.")] = False,
+        bridge: Annotated[
+            bool,
+            typer.Option(
+                "--bridge",
+                help="Through a Valkey 9 bridge (for a source whose RDB the target cannot load, e.g. "
+                "Redis 7.4 into Valkey 8).",
+            ),
+        ] = False,
         timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 600.0,
         output: OutputOpt = OutputFormat.text,
     ) -> None:
         """Begin replication from the source into the target (state → migrating)."""
-        migration = for_workspace(workspace(ctx))
+        migration = _migration(ctx)
         with render.progress("initial sync (bytes)") as advance:
-            result = migration.start(wait=wait, timeout=timeout, test_first=test_first, progress=advance)
+            result = migration.start(
+                wait=wait, timeout=timeout, test_first=test_first, progress=advance, bridge=bridge
+            )
         render.emit(result, partial(_show_start, result))
 
     @migrate_app.command(
@@ -146,14 +207,13 @@ def register(migrate_app: typer.Typer) -> None:
         output: OutputOpt = OutputFormat.text,
     ) -> None:
         """Show link state, sync progress and lag (reports: exits 0 even when the link is down)."""
-        migration = for_workspace(workspace(ctx))
+        migration = _migration(ctx)
         if not watch:
             result = migration.status()
             render.emit(result, partial(_show_status, result))
             return
-        # Each AWS refresh costs several API calls: poll gently there.
-        default_interval = 15.0 if workspace(ctx).require().target_kind == "aws" else 1.0
-        _watch(migration, interval or default_interval, count)
+        # Each AWS refresh costs several API calls: poll at the backend's own pace, never faster than 1 s.
+        _watch(migration, interval or max(1.0, migration.backend.poll_seconds), count)
 
     @migrate_app.command(
         epilog="Examples:  migrator migrate complete --pause-writes  ·  "
@@ -161,7 +221,14 @@ def register(migrate_app: typer.Typer) -> None:
     )
     def complete(
         ctx: typer.Context,
-        force: Annotated[bool, typer.Option("--force", help="Promote without the in-sync check.")] = False,
+        force: Annotated[
+            bool,
+            typer.Option(
+                "--force",
+                help="Stop the migration without ensuring the data is in sync (CompleteMigration's Force: "
+                "recommended only to abort). Writes the target has not received are lost.",
+            ),
+        ] = False,
         wait: Annotated[
             bool, typer.Option("--wait/--no-wait", help="Wait until the target is available.")
         ] = True,
@@ -186,31 +253,30 @@ def register(migrate_app: typer.Typer) -> None:
         output: OutputOpt = OutputFormat.text,
     ) -> None:
         """Cut over: wait for the target to catch up, then promote it (replication ends)."""
-        migration = for_workspace(workspace(ctx))
+        migration = _migration(ctx)
         result = migration.complete(
             force=force, wait=wait, timeout=timeout, pause_writes=pause_writes, fence_source=fence
         )
         for warning in result.warnings:
             render.warn(warning)
         document: dict[str, Any] = {"ok": True, **render.to_jsonable(result)}
-        report = None
+        outcome = None
         if verify:
-            from migrator.errors import MigratorError
-            from migrator.verify import verify as verify_data
-
-            source_url, target_url = migration.endpoints()
-            try:
-                with render.progress("verifying") as advance:
-                    report = verify_data(source_url, target_url, progress=advance)
-            except MigratorError as err:
-                # The cut-over already happened: say so, next to why the data could not be checked.
-                _fail_after_cut_over(document, err)
-            document["verify"] = render.to_jsonable(report)
-            document["ok"] = bool(report.ok)
+            with render.progress("verifying") as advance:
+                outcome = migration.verify_after_cut_over(progress=advance)
+            document["verify"] = _verify_document(outcome)
+            if not outcome.ran:
+                render.warn(
+                    f"verify skipped: {outcome.reason} — run `migrator migrate verify` once both servers "
+                    "are reachable"
+                )
+            elif not outcome.ok:
+                document["ok"] = False
 
         def show(console: Any) -> None:
             _show_complete(result, console)
-            if report is not None:
+            if outcome is not None and outcome.ran:
+                report = outcome.report
                 console.print(
                     f"post-cut-over verify: {'[green]ok' if report.ok else '[red]DIFFERENCES'}[/] — "
                     f"{report.keys_checked} keys, {report.missing_on_target} missing, "
@@ -218,20 +284,21 @@ def register(migrate_app: typer.Typer) -> None:
                 )
 
         render.emit(document, show)
-        if report is not None and not report.ok:
+        if outcome is not None and outcome.ran and not outcome.ok:
             render.stderr_console().print("post-cut-over verify found differences; see the report")
             raise typer.Exit(1)
 
 
-def _fail_after_cut_over(document: dict[str, Any], err: Any) -> None:
-    """Promoted, but the post-cut-over verify could not run: exit 2 without hiding the cut-over result."""
-    message = f"promoted ({document['state']}), but the post-cut-over verify could not run: {err.message}"
-    hint = "run `migrator migrate verify` once the source is reachable, to list what is missing"
-    if render.is_json():
-        document.update(ok=False, verify=None, error={"code": err.code, "message": message, "hint": hint})
-        render.emit(document)
-    sys.stderr.write(f"error: {message} — {hint}\n")
-    raise typer.Exit(2)
+def _migration(ctx: typer.Context) -> Any:
+    from migrator.lifecycle.registry import migration
+
+    return migration(workspace(ctx))
+
+
+def _verify_document(outcome: VerifyOutcome) -> dict[str, Any]:
+    if not outcome.ran:
+        return {"ran": False, "reason": outcome.reason}
+    return {"ran": True, **render.to_jsonable(outcome.report)}
 
 
 def _watch(migration: Any, interval: float, count: int | None) -> None:

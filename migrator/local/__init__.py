@@ -1,5 +1,5 @@
-"""The local target: real redis-server and valkey-server processes on loopback."""
+"""The local target: real redis-server and valkey-server processes on loopback.
 
-from migrator.local.backend import LocalMigration, describe, down, up
-
-__all__ = ["LocalMigration", "describe", "down", "up"]
+`environment` starts and stops them; `migration` is the life cycle's mechanism (REPLICAOF). Import the
+submodule you need: importing this package imports nothing heavy.
+"""

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from migrator.errors import MigratorError
+from migrator.errors import Code, MigratorError
 from migrator.render import ProgressCallback
 from migrator.verify.compare import values_equal
 from migrator.verify.passes import BATCH, MAX_ELEMENTS, DbPass
@@ -44,17 +44,27 @@ def verify(
 ) -> VerifyReport:
     """Compare source and target; `sample` (0 < F <= 1) checks that fraction of keys, chosen by key hash."""
     if rounds < 1:
-        raise MigratorError(f"--rounds must be at least 1, not {rounds}", "use --rounds 1 for a single pass")
+        raise MigratorError(
+            f"--rounds must be at least 1, not {rounds}",
+            "use --rounds 1 for a single pass",
+            Code.INVALID_VALUE,
+        )
     if sample is not None and not 0 < sample <= 1:
         raise MigratorError(
-            f"--sample must be in (0, 1], not {sample}", "e.g. --sample 0.1 checks 10% of keys"
+            f"--sample must be in (0, 1], not {sample}",
+            "e.g. --sample 0.1 checks 10% of keys",
+            Code.INVALID_VALUE,
         )
     if ttl_tolerance_ms < 0:
-        raise MigratorError("--ttl-tolerance must not be negative", "e.g. --ttl-tolerance 1000")
+        raise MigratorError(
+            "--ttl-tolerance must not be negative", "e.g. --ttl-tolerance 1000", Code.INVALID_VALUE
+        )
     with Side.open(source_url, "source") as source, Side.open(target_url, "target") as target:
         if source.endpoint.same_server(target.endpoint):
             raise MigratorError(
-                f"source and target are the same server ({source.url})", "pass the target's URL with --target"
+                f"source and target are the same server ({source.url})",
+                "pass the target's URL with --target",
+                Code.SAME_SERVER,
             )
         if dbs is None and (source.endpoint.db or target.endpoint.db):
             dbs = [_url_database(source.endpoint.db, target.endpoint.db)]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from migrator.endpoints import connection_error, parse_url
-from migrator.errors import MigratorError
+from migrator.errors import Code, MigratorError
 from migrator.workload.ledger import Ledger, WriteRecord
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class LiveWriter:
         self, url: str, *, rate: float = 200.0, ledger: Ledger | None = None, seed: int | None = None
     ):
         if rate <= 0:
-            raise MigratorError(f"--rate must be positive, not {rate}", "e.g. --rate 200")
+            raise MigratorError(f"--rate must be positive, not {rate}", "e.g. --rate 200", Code.INVALID_VALUE)
         self.endpoint = parse_url(url, "source")
         self.rate = rate
         self.ledger = ledger or Ledger()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from migrator.endpoints import connect, connection_error, parse_url
-from migrator.errors import MigratorError
+from migrator.errors import Code, MigratorError
 from migrator.render import ProgressCallback
 
 if TYPE_CHECKING:
@@ -64,10 +64,16 @@ def load(
 
     unknown = sorted(set(types) - set(TYPES))
     if unknown or not types:
-        raise MigratorError(f"unknown types {unknown or '(none given)'}", f"choose from {', '.join(TYPES)}")
+        raise MigratorError(
+            f"unknown types {unknown or '(none given)'}",
+            f"choose from {', '.join(TYPES)}",
+            Code.INVALID_VALUE,
+        )
     if keys < 0 or value_size < 1 or not 0 <= ttl_fraction <= 1 or not dbs:
         raise MigratorError(
-            "invalid load size", "need --keys >= 0, --value-size >= 1, 0 <= --ttl-fraction <= 1, and --dbs"
+            "invalid load size",
+            "need --keys >= 0, --value-size >= 1, 0 <= --ttl-fraction <= 1, and --dbs",
+            Code.INVALID_VALUE,
         )
     endpoint = parse_url(url, "source")
     advance = progress or (lambda by, total=None: None)

@@ -1,6 +1,8 @@
 # modules/network: the seed's VPC, four subnets over two zones, one NAT gateway, routes and flow log.
 
-mock_provider "aws" {}
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
 
 variables {
   name               = "test"
@@ -73,6 +75,14 @@ run "vpc_and_subnets_follow_the_seed" {
   assert {
     condition     = jsondecode(aws_iam_role.flow_log.assume_role_policy).Statement[0].Principal.Service == "vpc-flow-logs.amazonaws.com"
     error_message = "Only the VPC Flow Logs service may assume the flow log role."
+  }
+  assert {
+    # Confused-deputy guard: only this account's flow logs in this region may assume the role.
+    condition = (
+      jsondecode(aws_iam_role.flow_log.assume_role_policy).Statement[0].Condition.StringEquals["aws:SourceAccount"] == "123456789012" &&
+      jsondecode(aws_iam_role.flow_log.assume_role_policy).Statement[0].Condition.ArnLike["aws:SourceArn"] == "arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/*"
+    )
+    error_message = "The flow log role's trust policy needs aws:SourceAccount and aws:SourceArn conditions."
   }
 }
 

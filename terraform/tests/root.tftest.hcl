@@ -1,22 +1,9 @@
-# Root module: wiring, defaults and every root variable validation. The child modules' own files check
-# their resources; here only the root's outputs (the CLI's API) can be asserted.
+# The thin root the CLI applies: it configures the provider and passes every input through (null = the
+# module's default). Assertions see only the root's outputs, the CLI's API; modules/migrator's own file
+# checks the derived defaults and every validation.
 
 mock_provider "aws" {
-  mock_data "aws_availability_zones" {
-    defaults = {
-      names = ["us-east-1a", "us-east-1b", "us-east-1c"]
-    }
-  }
-  mock_data "aws_ssm_parameter" {
-    defaults = {
-      insecure_value = "ami-0123456789abcdef0"
-    }
-  }
-  mock_data "aws_partition" {
-    defaults = {
-      partition = "aws"
-    }
-  }
+  source = "./tests/mocks"
 }
 
 run "defaults_plan" {
@@ -32,7 +19,7 @@ run "defaults_plan" {
   }
   assert {
     condition     = output.redis_instance_type == "t3.medium" && output.redis_version == "7.4.6"
-    error_message = "The source defaults to t3.medium running Redis 7.4.6."
+    error_message = "The source defaults to t3.medium running Redis 7.4.6 (null inputs take the module's defaults)."
   }
   assert {
     condition     = output.valkey_node_type == "cache.t3.medium" && output.valkey_num_cache_clusters == 2 && output.valkey_num_node_groups == 1
@@ -43,17 +30,21 @@ run "defaults_plan" {
     error_message = "Replication group id and ports must follow the defaults."
   }
   assert {
+    condition     = output.bridge_enabled && output.bridge_port == 6380
+    error_message = "The seed's Redis 7.4.6 gets the Valkey bridge on 6380 by default."
+  }
+  assert {
     condition     = length(output.nat_gateway_ids) == 1
     error_message = "Exactly one NAT gateway."
   }
   assert {
     condition = (
       output.redis_log_group_name == "/migrator/redis-source" &&
-      output.valkey_slow_log_group_name == "/migrator/valkey/slow-log" &&
-      output.valkey_engine_log_group_name == "/migrator/valkey/engine-log" &&
+      output.valkey_slow_log_group_name == "/aws/vendedlogs/elasticache/migrator/valkey/slow-log" &&
+      output.valkey_engine_log_group_name == "/aws/vendedlogs/elasticache/migrator/valkey/engine-log" &&
       output.flow_log_group_name == "/migrator/vpc-flow-logs"
     )
-    error_message = "Log group names must follow /<name>/..."
+    error_message = "Log group names must follow /<name>/... and /aws/vendedlogs/elasticache/<name>/..."
   }
 }
 
@@ -75,10 +66,15 @@ run "every_output_has_a_value_after_apply" {
         output.eic_security_group_id, output.redis_security_group_id, output.valkey_security_group_id,
         output.valkey_primary_endpoint, output.valkey_reader_endpoint, output.replication_group_id,
         output.redis_log_group_name, output.valkey_slow_log_group_name, output.valkey_engine_log_group_name,
-        output.flow_log_group_name,
+        output.flow_log_group_name, output.redis_source_log_group, output.redis_source_log_stream,
+        output.dashboard_name, output.dashboard_url, output.valkey_parameter_group_name, output.redis_iam_role_name,
       ] : v != null && v != ""
     ])
     error_message = "Every output the CLI reads must have a value."
+  }
+  assert {
+    condition     = output.redis_source_log_stream == "${output.redis_instance_id}/user-data.log" && contains(output.redis_source_log_streams, output.redis_source_log_stream)
+    error_message = "The build verdict's stream is <instance id>/user-data.log in redis_source_log_group."
   }
   assert {
     condition     = length(output.public_subnet_ids) == 2 && length(output.private_subnet_ids) == 2
@@ -89,7 +85,7 @@ run "every_output_has_a_value_after_apply" {
     error_message = "region and availability_zones must be honoured."
   }
   assert {
-    condition     = output.replication_group_id == "rehearsal-valkey" && output.redis_log_group_name == "/rehearsal/redis-source"
+    condition     = output.replication_group_id == "rehearsal-valkey" && output.redis_log_group_name == "/rehearsal/redis-source" && output.dashboard_name == "rehearsal-migration"
     error_message = "name must prefix the resources."
   }
   assert {
@@ -113,16 +109,27 @@ run "scaling_knobs_reach_the_outputs" {
   }
 }
 
-################################################################################
-# Every root validation rejects bad input
-################################################################################
-
-run "bad_name" {
+run "every_new_input_is_passed_through" {
   command = plan
+
   variables {
-    name = "Migrator_1"
+    valkey_num_node_groups = 2
+    valkey_parameters      = [{ name = "maxmemory-policy", value = "noeviction" }]
+    dashboard_enabled      = false
   }
-  expect_failures = [var.name]
+
+  assert {
+    condition     = toset([for p in output.valkey_parameters : "${p.name}=${p.value}"]) == toset(["cluster-enabled=yes", "maxmemory-policy=noeviction"])
+    error_message = "valkey_parameters (and cluster mode's cluster-enabled) must reach the target's parameter group from the root."
+  }
+  assert {
+    condition     = output.redis_cluster_enabled && tolist(output.redis_node_ports) == tolist([6379, 6380]) && output.valkey_cluster_mode_enabled
+    error_message = "valkey_num_node_groups = 2 must build a 2-master source cluster and a cluster-mode target from the root."
+  }
+  assert {
+    condition     = !output.bridge_enabled && output.dashboard_url == null
+    error_message = "No bridge for a cluster source; dashboard_enabled = false must reach the module."
+  }
 }
 
 run "bad_region" {
@@ -131,132 +138,4 @@ run "bad_region" {
     region = "us-east"
   }
   expect_failures = [var.region]
-}
-
-run "one_availability_zone" {
-  command = plan
-  variables {
-    availability_zones = ["us-east-1a"]
-  }
-  expect_failures = [var.availability_zones]
-}
-
-run "vpc_cidr_not_a_network_address" {
-  command = plan
-  variables {
-    vpc_cidr = "10.0.0.1/16"
-  }
-  expect_failures = [var.vpc_cidr]
-}
-
-run "vpc_cidr_not_a_cidr" {
-  command = plan
-  variables {
-    vpc_cidr = "10.0.0.0"
-  }
-  expect_failures = [var.vpc_cidr]
-}
-
-run "bad_public_subnet_a_cidr" {
-  command = plan
-  variables {
-    public_subnet_a_cidr = "10.0.0.0/33"
-  }
-  expect_failures = [var.public_subnet_a_cidr]
-}
-
-run "bad_public_subnet_b_cidr" {
-  command = plan
-  variables {
-    public_subnet_b_cidr = "not-a-cidr"
-  }
-  expect_failures = [var.public_subnet_b_cidr]
-}
-
-run "bad_private_subnet_a_cidr" {
-  command = plan
-  variables {
-    private_subnet_a_cidr = "10.0.2.7/24"
-  }
-  expect_failures = [var.private_subnet_a_cidr]
-}
-
-run "bad_private_subnet_b_cidr" {
-  command = plan
-  variables {
-    private_subnet_b_cidr = "10.0.3.0"
-  }
-  expect_failures = [var.private_subnet_b_cidr]
-}
-
-run "bad_redis_instance_type" {
-  command = plan
-  variables {
-    redis_instance_type = "medium"
-  }
-  expect_failures = [var.redis_instance_type]
-}
-
-run "bad_redis_version" {
-  command = plan
-  variables {
-    redis_version = "7.4"
-  }
-  expect_failures = [var.redis_version]
-}
-
-run "bad_redis_source_sha256" {
-  command = plan
-  variables {
-    redis_source_sha256 = "73B94484"
-  }
-  expect_failures = [var.redis_source_sha256]
-}
-
-run "bad_valkey_node_type" {
-  command = plan
-  variables {
-    valkey_node_type = "t3.medium"
-  }
-  expect_failures = [var.valkey_node_type]
-}
-
-run "bad_valkey_engine_version" {
-  command = plan
-  variables {
-    valkey_engine_version = "8"
-  }
-  expect_failures = [var.valkey_engine_version]
-}
-
-run "valkey_single_node" {
-  command = plan
-  variables {
-    valkey_num_cache_clusters = 1
-  }
-  expect_failures = [var.valkey_num_cache_clusters]
-}
-
-run "bad_valkey_num_node_groups" {
-  command = plan
-  variables {
-    valkey_num_node_groups = 0
-  }
-  expect_failures = [var.valkey_num_node_groups]
-}
-
-run "snapshots_off" {
-  command = plan
-  variables {
-    snapshot_retention_limit = 0
-  }
-  expect_failures = [var.snapshot_retention_limit]
-}
-
-run "bad_log_retention_days" {
-  command = plan
-  variables {
-    log_retention_days = 13
-  }
-  expect_failures = [var.log_retention_days]
 }

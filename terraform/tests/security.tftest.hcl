@@ -132,3 +132,85 @@ run "ssh_port_outside_eic_tunnel_ports_is_rejected" {
 
   expect_failures = [var.ssh_port]
 }
+
+run "no_bridge_rule_without_a_bridge" {
+  command = plan
+
+  module {
+    source = "./modules/security"
+  }
+
+  assert {
+    condition     = length(aws_vpc_security_group_ingress_rule.bridge_from_valkey) == 0 && output.bridge_port == null
+    error_message = "Without a bridge the Redis SG admits nothing but 6379 (and SSH from the endpoint)."
+  }
+}
+
+run "bridge_port_is_admitted_from_the_valkey_group_only" {
+  command = apply
+
+  module {
+    source = "./modules/security"
+  }
+
+  variables {
+    bridge_port = 6380
+  }
+
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.bridge_from_valkey[0].security_group_id == aws_security_group.redis.id &&
+      aws_vpc_security_group_ingress_rule.bridge_from_valkey[0].referenced_security_group_id == aws_security_group.valkey.id &&
+      aws_vpc_security_group_ingress_rule.bridge_from_valkey[0].ip_protocol == "tcp" &&
+      aws_vpc_security_group_ingress_rule.bridge_from_valkey[0].from_port == 6380 &&
+      aws_vpc_security_group_ingress_rule.bridge_from_valkey[0].to_port == 6380 &&
+      aws_vpc_security_group_ingress_rule.bridge_from_valkey[0].cidr_ipv4 == null
+    )
+    error_message = "The Redis SG must admit tcp/6380 (the bridge) from the Valkey SG and from nowhere else."
+  }
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.redis_from_valkey.from_port == 6379 && aws_vpc_security_group_ingress_rule.redis_from_valkey.to_port == 6379
+    error_message = "The source's own rule stays tcp/6379."
+  }
+}
+
+run "cluster_source_admits_every_master_port_and_no_bus" {
+  command = plan
+
+  module {
+    source = "./modules/security"
+  }
+
+  variables {
+    redis_node_count = 3
+  }
+
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.redis_from_valkey.from_port == 6379 &&
+      aws_vpc_security_group_ingress_rule.redis_from_valkey.to_port == 6381 &&
+      aws_vpc_security_group_ingress_rule.redis_from_valkey.ip_protocol == "tcp"
+    )
+    error_message = "Three masters: the Redis SG must admit tcp/6379-6381 from the Valkey SG."
+  }
+  assert {
+    # The bus (16379-16381) stays on the host: no rule may reach it.
+    condition     = aws_vpc_security_group_ingress_rule.redis_from_valkey.to_port < 16379 && length(aws_vpc_security_group_ingress_rule.bridge_from_valkey) == 0
+    error_message = "No rule may open the cluster bus ports."
+  }
+}
+
+run "bridge_port_inside_the_cluster_ports_is_refused" {
+  command = plan
+
+  module {
+    source = "./modules/security"
+  }
+
+  variables {
+    redis_node_count = 3
+    bridge_port      = 6380
+  }
+
+  expect_failures = [aws_vpc_security_group_ingress_rule.bridge_from_valkey]
+}

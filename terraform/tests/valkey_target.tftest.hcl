@@ -69,10 +69,20 @@ run "replication_group_follows_the_seed" {
     condition = toset([
       for c in aws_elasticache_replication_group.this.log_delivery_configuration : "${c.log_type}|${c.destination_type}|${c.destination}"
       ]) == toset([
-      "slow-log|cloudwatch-logs|/test/valkey/slow-log",
-      "engine-log|cloudwatch-logs|/test/valkey/engine-log",
+      "slow-log|cloudwatch-logs|/aws/vendedlogs/elasticache/test/valkey/slow-log",
+      "engine-log|cloudwatch-logs|/aws/vendedlogs/elasticache/test/valkey/engine-log",
     ])
     error_message = "Slow log and engine log must be delivered to their CloudWatch Logs groups."
+  }
+  assert {
+    # Vended-log delivery keeps the account's CloudWatch Logs resource policy under 5,120 characters only
+    # for groups under this prefix.
+    condition     = alltrue([for g in aws_cloudwatch_log_group.this : startswith(g.name, "/aws/vendedlogs/")])
+    error_message = "ElastiCache log groups must live under /aws/vendedlogs/."
+  }
+  assert {
+    condition     = output.configuration_endpoint == null && output.cluster_mode_enabled == false && aws_elasticache_parameter_group.this.name == "test-valkey-valkey8"
+    error_message = "Cluster mode disabled: no configuration endpoint, the plain valkey8 parameter group."
   }
   assert {
     condition     = aws_cloudwatch_log_group.this["slow-log"].retention_in_days == 14 && aws_cloudwatch_log_group.this["engine-log"].retention_in_days == 14
@@ -129,6 +139,67 @@ run "cluster_mode_shards" {
     condition     = contains([for p in aws_elasticache_parameter_group.this.parameter : "${p.name}=${p.value}"], "cluster-enabled=yes")
     error_message = "Cluster mode needs cluster-enabled=yes in the parameter group."
   }
+  assert {
+    condition     = aws_elasticache_parameter_group.this.family == "valkey8" && aws_elasticache_parameter_group.this.name == "test-valkey-valkey8-cluster"
+    error_message = "The cluster-mode parameter group is the engine's family with its own name (a new group, not an edit of one in use)."
+  }
+  assert {
+    condition     = aws_elasticache_replication_group.this.preferred_cache_cluster_azs == null
+    error_message = "Cluster mode places shards itself: no per-node zone list."
+  }
+  assert {
+    condition     = output.cluster_mode_enabled && output.reader_endpoint == ""
+    error_message = "Cluster mode: cluster_mode_enabled true, no reader endpoint."
+  }
+}
+
+run "cluster_mode_outputs_the_configuration_endpoint" {
+  command = apply
+
+  module {
+    source = "./modules/valkey_target"
+  }
+
+  variables {
+    num_node_groups = 3
+  }
+
+  assert {
+    condition     = output.configuration_endpoint == aws_elasticache_replication_group.this.configuration_endpoint_address && output.primary_endpoint == output.configuration_endpoint
+    error_message = "A cluster-mode group is reached through its configuration endpoint (it has no primary endpoint)."
+  }
+}
+
+run "parameters_reach_the_parameter_group" {
+  command = plan
+
+  module {
+    source = "./modules/valkey_target"
+  }
+
+  variables {
+    num_node_groups = 2
+    parameters      = [{ name = "maxmemory-policy", value = "noeviction" }]
+  }
+
+  assert {
+    condition     = toset([for p in aws_elasticache_parameter_group.this.parameter : "${p.name}=${p.value}"]) == toset(["cluster-enabled=yes", "maxmemory-policy=noeviction"])
+    error_message = "User parameters must reach the parameter group next to cluster-enabled."
+  }
+}
+
+run "cluster_enabled_as_a_user_parameter_is_rejected" {
+  command = plan
+
+  module {
+    source = "./modules/valkey_target"
+  }
+
+  variables {
+    parameters = [{ name = "cluster-enabled", value = "yes" }]
+  }
+
+  expect_failures = [var.parameters]
 }
 
 run "node_type_without_cache_prefix_is_rejected" {

@@ -2,6 +2,21 @@
 # Flow Log
 ################################################################################
 
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  # `region` in provider 6.x, `name` (deprecated in 6.x) in 5.x: an index lookup resolves whichever exists
+  # without a static reference to the other, so neither version warns nor fails.
+  region_data = data.aws_region.current
+  region      = try(local.region_data["region"], local.region_data["name"])
+}
+
 resource "aws_flow_log" "this" {
   vpc_id               = aws_vpc.this.id
   traffic_type         = var.flow_log_traffic_type
@@ -25,6 +40,8 @@ resource "aws_iam_role" "flow_log" {
   name_prefix = "${var.name}-flow-log-"
   description = "Lets VPC Flow Logs write to the ${var.name} flow log group"
 
+  # Confused-deputy guard (AWS VPC user guide, "IAM role for publishing flow logs"): only flow logs of this
+  # account and region may assume the role. The flow log's id does not exist before the role, hence `*`.
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -32,6 +49,10 @@ resource "aws_iam_role" "flow_log" {
       Effect    = "Allow"
       Principal = { Service = "vpc-flow-logs.amazonaws.com" }
       Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = local.account_id }
+        ArnLike      = { "aws:SourceArn" = "arn:${local.partition}:ec2:${local.region}:${local.account_id}:vpc-flow-log/*" }
+      }
     }]
   })
 

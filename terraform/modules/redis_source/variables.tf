@@ -114,6 +114,81 @@ variable "redis_download_base_url" {
   }
 }
 
+variable "cluster_masters" {
+  description = "Redis processes on the host. `1`: one standalone Redis on 6379 (the seed). More: a Redis Cluster of that many masters on ports `6379`..`6379+N-1` (cluster bus on port + 10000), slots spread evenly, one systemd unit per node"
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.cluster_masters >= 1 && var.cluster_masters <= 16 && floor(var.cluster_masters) == var.cluster_masters
+    error_message = "The cluster_masters must be an integer from 1 to 16 (one host carries every node; more shards need more hosts than this test bed has)."
+  }
+}
+
+################################################################################
+# Valkey bridge
+################################################################################
+
+variable "bridge_enabled" {
+  description = "Whether the host also runs a Valkey 9 **bridge**: a replica of the local Redis (`rdb-version-check relaxed`, read-only, no persistence) that ElastiCache replicates instead of the source, for sources whose RDB format the target refuses (Redis 7.4 writes RDB 12). Not with `cluster_masters > 1`"
+  type        = bool
+  default     = false
+}
+
+variable "bridge_port" {
+  description = "TCP port of the Valkey bridge"
+  type        = number
+  default     = 6380
+
+  validation {
+    condition     = var.bridge_port >= 1024 && var.bridge_port <= 65535 && floor(var.bridge_port) == var.bridge_port && var.bridge_port != 6379
+    error_message = "The bridge_port must be an integer from 1024 to 65535 other than Redis's 6379."
+  }
+}
+
+variable "bridge_valkey_version" {
+  description = "Valkey version compiled for the bridge, `X.Y.Z`; 9.0 or later (Valkey before 9.0 refuses RDB 12 even with `rdb-version-check relaxed`)"
+  type        = string
+  default     = "9.1.1"
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.bridge_valkey_version)) && try(tonumber(split(".", var.bridge_valkey_version)[0]) >= 9, false)
+    error_message = "The bridge_valkey_version must be a Valkey release `X.Y.Z` of 9.0.0 or later, e.g. `9.1.1`."
+  }
+}
+
+variable "bridge_valkey_sha256" {
+  description = "SHA-256 of the Valkey `<bridge_valkey_version>.tar.gz` release tarball (listed in the valkey-io/valkey-hashes README). The default is 9.1.1's; the host refuses a tarball that does not match, and plan refuses another version with this default"
+  type        = string
+  default     = "7d7232acd1b8a49b4e05d07a00b3ca8c801ae06ab633ca6a3423bc5f385ab7ee"
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{64}$", var.bridge_valkey_sha256))
+    error_message = "The bridge_valkey_sha256 must be 64 lowercase hexadecimal characters."
+  }
+}
+
+variable "bridge_download_base_url" {
+  description = "Base URL the host downloads `<bridge_valkey_version>.tar.gz` from (the valkey-hashes README's addresses)"
+  type        = string
+  default     = "https://github.com/valkey-io/valkey/archive/refs/tags"
+
+  validation {
+    condition     = can(regex("^https://", var.bridge_download_base_url))
+    error_message = "The bridge_download_base_url must be an https:// URL."
+  }
+}
+
+################################################################################
+# IAM
+################################################################################
+
+variable "ssm_session_manager_enabled" {
+  description = "Whether the host role also gets `AmazonSSMManagedInstanceCore` (SSM Session Manager). Off by default: the architecture reaches the host through the EC2 Instance Connect Endpoint"
+  type        = bool
+  default     = false
+}
+
 ################################################################################
 # Logs
 ################################################################################

@@ -18,15 +18,41 @@ resource "aws_security_group" "redis" {
   }
 }
 
+# One rule over the source's node ports: 6379 alone, or 6379..6379+N-1 for a Redis Cluster of N masters
+# (each target shard replicates the source master that owns its slots). The cluster bus (port + 10000)
+# gets no rule: every node runs on this one host, so bus traffic never leaves it, and ElastiCache
+# replicates over the data ports only.
 resource "aws_vpc_security_group_ingress_rule" "redis_from_valkey" {
   security_group_id            = aws_security_group.redis.id
-  description                  = "Redis from the ElastiCache Valkey nodes (online migration replication)"
+  description                  = var.redis_node_count > 1 ? "Redis Cluster nodes from the ElastiCache Valkey nodes (online migration replication, one port per master)" : "Redis from the ElastiCache Valkey nodes (online migration replication)"
   ip_protocol                  = "tcp"
   from_port                    = var.redis_port
-  to_port                      = var.redis_port
+  to_port                      = var.redis_port + var.redis_node_count - 1
   referenced_security_group_id = aws_security_group.valkey.id
 
   tags = merge({ Name = "${var.name}-redis-from-valkey" }, var.tags)
+}
+
+# The Valkey 9 bridge (a replica of the source that ElastiCache replicates instead, for sources whose RDB
+# format the target refuses) listens on its own port on the same host.
+resource "aws_vpc_security_group_ingress_rule" "bridge_from_valkey" {
+  count = var.bridge_port == null ? 0 : 1
+
+  security_group_id            = aws_security_group.redis.id
+  description                  = "Valkey bridge from the ElastiCache Valkey nodes (online migration replication through the bridge)"
+  ip_protocol                  = "tcp"
+  from_port                    = var.bridge_port
+  to_port                      = var.bridge_port
+  referenced_security_group_id = aws_security_group.valkey.id
+
+  tags = merge({ Name = "${var.name}-bridge-from-valkey" }, var.tags)
+
+  lifecycle {
+    precondition {
+      condition     = var.bridge_port < var.redis_port || var.bridge_port > var.redis_port + var.redis_node_count - 1
+      error_message = "The bridge_port ${var.bridge_port} falls inside the Redis node ports ${var.redis_port}-${var.redis_port + var.redis_node_count - 1}."
+    }
+  }
 }
 
 resource "aws_vpc_security_group_ingress_rule" "redis_ssh_from_eic" {
@@ -44,7 +70,7 @@ resource "aws_vpc_security_group_ingress_rule" "redis_ssh_from_eic" {
 resource "aws_vpc_security_group_egress_rule" "redis_all" {
   #checkov:skip=CKV_AWS_382: The host downloads the Redis source, OS packages and the CloudWatch agent through the NAT gateway and talks to SSM/CloudWatch endpoints; their addresses are not knowable in advance (seed: outbound all).
   security_group_id = aws_security_group.redis.id
-  description       = "All outbound: source tarball, OS packages, CloudWatch Logs, SSM"
+  description       = "All outbound: source tarballs, OS packages, CloudWatch Logs and metrics (SSM when enabled)"
   ip_protocol       = "-1"
   cidr_ipv4         = "0.0.0.0/0"
 

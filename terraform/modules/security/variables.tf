@@ -29,6 +29,28 @@ variable "redis_port" {
   }
 }
 
+variable "redis_node_count" {
+  description = "Redis nodes on the source host, on consecutive ports from `redis_port`: `1` (standalone) or the masters of a Redis Cluster"
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.redis_node_count >= 1 && var.redis_node_count <= 16 && floor(var.redis_node_count) == var.redis_node_count
+    error_message = "The redis_node_count must be an integer from 1 to 16."
+  }
+}
+
+variable "bridge_port" {
+  description = "TCP port of the Valkey bridge on the source host; `null` when there is no bridge"
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.bridge_port == null || try(var.bridge_port >= 1 && var.bridge_port <= 65535 && floor(var.bridge_port) == var.bridge_port, false)
+    error_message = "The bridge_port must be null or an integer between 1 and 65535."
+  }
+}
+
 variable "ssh_port" {
   description = "TCP port the EC2 Instance Connect Endpoint tunnels to on the Redis host"
   type        = number

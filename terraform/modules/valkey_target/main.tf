@@ -11,9 +11,12 @@ locals {
     var.parameters,
   )
 
+  # Vended-log delivery adds each destination group to the account's CloudWatch Logs resource policy,
+  # which is capped at 5,120 characters; groups under /aws/vendedlogs/ are covered by one wildcard
+  # entry instead (AWS, "Enabling logging from AWS services"), so many environments fit in one account.
   log_groups = {
-    slow-log   = "/${var.name}/valkey/slow-log"
-    engine-log = "/${var.name}/valkey/engine-log"
+    slow-log   = "/aws/vendedlogs/elasticache/${var.name}/valkey/slow-log"
+    engine-log = "/aws/vendedlogs/elasticache/${var.name}/valkey/engine-log"
   }
 }
 
@@ -30,10 +33,13 @@ resource "aws_elasticache_subnet_group" "this" {
 }
 
 resource "aws_elasticache_parameter_group" "this" {
-  # The family is part of the name so an engine upgrade creates the new group before dropping the old.
-  name        = "${local.replication_group_id}-valkey${local.engine_major}"
+  # The family (and cluster mode, which a parameter group cannot change while in use) is part of the name,
+  # so an engine upgrade or a switch of cluster mode creates the new group before dropping the old. The
+  # cluster-mode group is the family's own (`valkey8`) with `cluster-enabled yes`, as ElastiCache's
+  # `default.valkey8.cluster.on` is.
+  name        = "${local.replication_group_id}-valkey${local.engine_major}${local.cluster_mode_enabled ? "-cluster" : ""}"
   family      = "valkey${local.engine_major}"
-  description = "Valkey ${local.engine_major} parameters for ${local.replication_group_id}"
+  description = "Valkey ${local.engine_major} parameters for ${local.replication_group_id}${local.cluster_mode_enabled ? " (cluster mode)" : ""}"
 
   dynamic "parameter" {
     for_each = local.parameters

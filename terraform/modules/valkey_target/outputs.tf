@@ -20,6 +20,16 @@ output "primary_endpoint" {
   )
 }
 
+output "configuration_endpoint" {
+  description = "Configuration endpoint address of a cluster-mode-enabled group (cluster clients discover every shard from it); `null` with cluster mode disabled"
+  value       = local.cluster_mode_enabled ? aws_elasticache_replication_group.this.configuration_endpoint_address : null
+}
+
+output "cluster_mode_enabled" {
+  description = "Whether the group runs in cluster mode (`num_node_groups > 1`)"
+  value       = local.cluster_mode_enabled
+}
+
 output "reader_endpoint" {
   description = "Reader endpoint address (load-balanced over the replicas; empty when cluster mode is enabled)"
   value       = local.cluster_mode_enabled ? "" : aws_elasticache_replication_group.this.reader_endpoint_address
@@ -72,4 +82,9 @@ output "slow_log_group_name" {
 output "engine_log_group_name" {
   description = "CloudWatch Logs group receiving the Valkey engine log"
   value       = aws_cloudwatch_log_group.this["engine-log"].name
+}
+
+output "parameters" {
+  description = "Every parameter the group's parameter group sets, `[{ name, value }]` (`cluster-enabled` first when cluster mode is on)"
+  value       = local.parameters
 }

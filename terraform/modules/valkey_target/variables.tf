@@ -104,12 +104,17 @@ variable "port" {
 }
 
 variable "parameters" {
-  description = "Extra engine parameters for the group's parameter group, e.g. `[{ name = \"maxmemory-policy\", value = \"noeviction\" }]`"
+  description = "Extra engine parameters for the group's parameter group, e.g. `[{ name = \"maxmemory-policy\", value = \"noeviction\" }]`. `cluster-enabled` is not one of them: it follows `num_node_groups`"
   type = list(object({
     name  = string
     value = string
   }))
   default = []
+
+  validation {
+    condition     = !contains([for p in var.parameters : p.name], "cluster-enabled") && length(distinct([for p in var.parameters : p.name])) == length(var.parameters)
+    error_message = "The parameters must name each parameter once and leave out `cluster-enabled` (set by num_node_groups > 1)."
+  }
 }
 
 variable "apply_immediately" {
