@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from migrator.verify.wire import Replies, Reply
+
 MAX_ELEMENTS = 1000  # larger collections are compared in chunks by the client, not read or digested whole
 KEY = b"$%d\r\n%s\r\n"  # where the key goes in a request template
 
@@ -20,51 +22,51 @@ KEY = b"$%d\r\n%s\r\n"  # where the key goes in a request template
 class Reader:
     template: bytes  # the request for one key: `template % (len(key), key) * replies`
     replies: int
-    complete: Callable[[list], bool]  # the replies hold the whole value
-    canonical: Callable[[list], object]
+    complete: Callable[[Replies], bool]  # the replies hold the whole value
+    canonical: Callable[[Replies], object]
 
     def request(self, key: bytes) -> bytes:
         return self.template % ((len(key), key) * self.replies)
 
-    def equal(self, source: list, target: list) -> bool:
+    def equal(self, source: Replies, target: Replies) -> bool:
         """True only when both replies hold the whole value and the values are equal."""
         if any(reply.__class__ is str for reply in (*source, *target)):
             return False  # an error reply: the key changed type since its TYPE was read
         if not (self.complete(source) and self.complete(target)):
             return False
-        return source == target or self.canonical(source) == self.canonical(target)
+        return bool(source == target or self.canonical(source) == self.canonical(target))
 
 
-def _scanned_whole(replies: list) -> bool:
-    return replies[0][0] == b"0"  # HSCAN/SSCAN cursor 0: one call returned every member
+def _scanned_whole(replies: Replies) -> bool:
+    return bool(replies[0][0] == b"0")  # HSCAN/SSCAN cursor 0: one call returned every member
 
 
-def _hash(replies: list) -> dict:
+def _hash(replies: Replies) -> dict[Reply, Reply]:
     flat = replies[0][1]
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def _set(replies: list) -> set:
+def _set(replies: Replies) -> set[Reply]:
     return set(replies[0][1])
 
 
-def _zset(replies: list) -> tuple[list, list]:
+def _zset(replies: Replies) -> tuple[Replies, list[float]]:
     # Scores as doubles: Redis 7.0 prints 1.1 as 1.1000000000000001, Valkey as 1.1.
     flat = replies[0]
     return flat[::2], list(map(float, flat[1::2]))
 
 
-def _fields(flat: list) -> dict:
+def _fields(flat: Replies) -> dict[Reply, Reply]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def _stream_complete(replies: list) -> bool:
+def _stream_complete(replies: Replies) -> bool:
     # A group with consumers: who owns which pending entry is left to the digest records.
     _, groups, entries = replies
     return len(entries) <= MAX_ELEMENTS and all(_fields(group).get(b"consumers") == 0 for group in groups)
 
 
-def _stream(replies: list) -> tuple:
+def _stream(replies: Replies) -> tuple[Reply, list[tuple[Reply, ...]], Reply]:
     """What consumers see: the entries, the last generated id, each group's position and pending count.
 
     Not XINFO's radix-tree sizes, nor a group's lag: those differ across engines for the same stream.

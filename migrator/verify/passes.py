@@ -72,6 +72,9 @@ class PassOwner(Protocol):
     def found(self, db: int, key: bytes, kind: str, detail: str) -> None: ...
 
 
+Marks = tuple[tuple[object, ...], int]  # a server's change counters, and the database's key count
+
+
 class _Scan:
     """A SCAN over one side's database, one request ahead, on its own connection."""
 
@@ -109,7 +112,9 @@ class _Scan:
 class _Op:
     """Requests sent to one or both servers; `finish` reads the replies and acts on them."""
 
-    forward = False
+    forward = False  # a forward batch: the chooser learns from its completion
+    strategy = ""
+    keys: list[bytes]
 
     def finish(self, db_pass: DbPass) -> None:
         raise NotImplementedError
@@ -276,14 +281,14 @@ class _Records(_Op):
 class _Exists(_Op):
     """Reverse pass: are these target keys on the source? One EXISTS answers the common case."""
 
-    def __init__(self, db_pass: DbPass, keys: list[bytes]) -> None:
-        self.keys = keys
-        self.pending = db_pass.exists_conn.send(
+    def __init__(self, conn: WireConnection, keys: list[bytes]) -> None:
+        self.conn, self.keys = conn, keys
+        self.pending = conn.send(
             b"*%d\r\n$6\r\nEXISTS\r\n" % (len(keys) + 1) + b"".join(encode_keys(keys)), 1
         )
 
     def finish(self, db_pass: DbPass) -> None:
-        conn = db_pass.exists_conn
+        conn = self.conn
         (count,) = conn.wait(self.pending)
         if conn.check(count) == len(self.keys):
             return
@@ -320,8 +325,7 @@ class DbPass:
         self.depth, self.scan_count = pipeline_size(round_trip)
         chooser.warmup = max(chooser.warmup, self.depth)
         self.forward_scan = _Scan(source.wire(db), owner, self.scan_count)
-        self.reverse_scan: _Scan | None = None
-        self.exists_conn: WireConnection | None = None
+        self.reverse: tuple[_Scan, WireConnection] | None = None  # target SCAN, and EXISTS on the source
         self.in_flight: deque[_Op] = deque()
         self.forward_in_flight = self.reverse_in_flight = 0
         self.forward_done = 0
@@ -330,18 +334,20 @@ class DbPass:
         if self.marks is None:
             self._start_reverse()
 
-    def _marks(self) -> tuple | None:
-        marks = (self.owner.source.change_marks(self.db), self.owner.target.change_marks(self.db))
-        return None if None in marks else marks
+    def _marks(self) -> tuple[Marks, Marks] | None:
+        source, target = self.owner.source.change_marks(self.db), self.owner.target.change_marks(self.db)
+        return None if source is None or target is None else (source, target)
 
     def _start_reverse(self) -> None:
         self.marks = None
-        self.reverse_scan = _Scan(self.owner.target.wire(self.db), self.owner, self.scan_count)
-        self.exists_conn = self.owner.source.wire(self.db)
+        scan = _Scan(self.owner.target.wire(self.db), self.owner, self.scan_count)
+        self.reverse = scan, self.owner.source.wire(self.db)
 
     def _count_extras(self) -> bool:
         """After the forward pass: True when key counts prove the target has no extra keys."""
-        (*_, source_keys, _), (*_, target_keys, _) = self.marks
+        if self.marks is None:
+            return False
+        (_, source_keys), (_, target_keys) = self.marks
         if self._marks() != self.marks or self.owner.findings != self.findings_before:
             return False
         if source_keys != target_keys:
@@ -373,19 +379,19 @@ class DbPass:
         """The next op to finish, after filling the pipeline; SCANs first when the pipeline waits on them."""
         forward = self.forward_scan
         while True:
-            reverse = self.reverse_scan
+            reverse, exists_conn = self.reverse or (None, None)
             forward.top_up()
             while self.forward_in_flight < self.depth and forward.ready:
                 keys = forward.ready.popleft()
                 self.owner.keys_checked += len(keys)
                 self.submit((_Fetch if self.chooser.next() == FETCH else _Digest)(self, keys))
                 self.forward_in_flight += 1
-            if reverse is not None:
+            if reverse is not None and exists_conn is not None:
                 reverse.top_up()
                 while self.reverse_in_flight < self.depth and reverse.ready:
                     keys = reverse.ready.popleft()
                     self.owner.target_keys_scanned += len(keys)
-                    self.submit(_Exists(self, keys))
+                    self.submit(_Exists(exists_conn, keys))
                     self.reverse_in_flight += 1
             if forward.starved and self.forward_in_flight < self.depth:
                 forward.finish()

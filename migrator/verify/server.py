@@ -9,8 +9,8 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from migrator.endpoints import Endpoint, connect, connection_error, parse_url
-from migrator.errors import MigratorError
-from migrator.verify.wire import WireConnection, bulk_strings, command, encode_keys
+from migrator.errors import Code, MigratorError
+from migrator.verify.wire import Reply, WireConnection, bulk_strings, command, encode_keys
 
 if TYPE_CHECKING:
     import redis
@@ -21,6 +21,7 @@ SCRIPT_BUDGET = 50_000  # elements read per digest call: keeps each call to a fe
 # A string this long makes the digest script size strings before reading them, from then on (digest.lua).
 LARGE_STRING = 256 * 1024
 TIMEOUT = 30.0
+Info = dict[str, str | dict[str, str]]  # INFO fields; keyspace lines (db0:keys=...) as dicts
 # Every change to a keyspace moves one of these: a write (the dirty counter), an expiry, an eviction.
 CHANGE_COUNTERS = ("rdb_changes_since_last_save", "expired_keys", "evicted_keys")
 # And these move when the counters could have been reset or the data replaced: a save (it resets the
@@ -60,9 +61,9 @@ class Side:
             raise MigratorError(
                 f"{role} {side.endpoint.url} runs Redis {version}; verify needs 7.0 or later (PEXPIRETIME)",
                 "verify against a 7.0+ server",
-                "UnsupportedVersion",
+                Code.UNSUPPORTED_VERSION,
             )
-        side._script_sha = side._call(0, command(b"SCRIPT", b"LOAD", DIGEST_LUA))
+        side._script_sha = bytes(side._call(0, command(b"SCRIPT", b"LOAD", DIGEST_LUA)))
         return side
 
     def __enter__(self) -> Side:
@@ -96,14 +97,14 @@ class Side:
         except redis.RedisError as exc:
             raise connection_error(exc, self.endpoint, self.role) from None
 
-    def _call(self, db: int, request: bytes) -> object:
+    def _call(self, db: int, request: bytes) -> Reply:
         """One command on this side's control connection to `db`."""
         if db not in self._control:
             self._control[db] = self.wire(db)
         conn = self._control[db]
         return conn.check(conn.call(request)[0])
 
-    def info(self, *sections: str) -> dict[str, object]:
+    def info(self, *sections: str) -> Info:
         return parse_info(self._call(0, command(b"INFO", *sections)))
 
     def key_counts(self) -> dict[int, int]:
@@ -111,21 +112,22 @@ class Side:
         return {
             int(name[2:]): int(fields["keys"])
             for name, fields in self.info("keyspace").items()
-            if name.startswith("db") and isinstance(fields, dict)
+            if isinstance(fields, dict)
         }
 
-    def change_marks(self, db: int) -> tuple | None:
-        """What any change to this server's data moves, with db's key count; None if the server hides it."""
+    def change_marks(self, db: int) -> tuple[tuple[object, ...], int] | None:
+        """What any change to this server's data moves, and db's key count; None if the server hides it."""
         info = self.info("persistence", "stats", "server", "replication", "keyspace")
         if any(name not in info for name in CHANGE_COUNTERS):
             return None
-        keyspace = info.get(f"db{db}", {})
-        return (
+        keyspace = info.get(f"db{db}")
+        keyspace = keyspace if isinstance(keyspace, dict) else {}
+        marks = (
             *(info[name] for name in CHANGE_COUNTERS),
             *(info.get(name) for name in RESET_MARKS),
-            int(keyspace.get("keys", 0)),
-            int(keyspace.get("expires", 0)),
+            keyspace.get("expires", "0"),
         )
+        return marks, int(keyspace.get("keys", "0"))
 
     def saw_string(self, longest: int) -> None:
         self.careful = self.careful or longest > LARGE_STRING
@@ -217,10 +219,10 @@ class DigestCall:
         return b"\n".join(blob for _, blob in self.pieces), self.big
 
 
-def parse_info(text: object) -> dict[str, object]:
+def parse_info(text: bytes) -> Info:
     """INFO's text as {field: value}; keyspace lines (db0:keys=1,expires=0,...) as {field: {name: value}}."""
-    info: dict[str, object] = {}
-    for line in bytes(text).decode(errors="replace").splitlines():
+    info: Info = {}
+    for line in text.decode(errors="replace").splitlines():
         name, sep, value = line.partition(":")
         if not sep or name.startswith("#"):
             continue

@@ -133,8 +133,9 @@ class StrategyChooser:
 
     def _probe_cut_short(self) -> None:
         """The probe's run ended before its window: measure what it did, if anything."""
-        if self._run_batches and self._run_start < self._run_end:
-            self._measured(self._run_strategy, self._run_keys / (self._run_end - self._run_start), True)
+        strategy = self._run_strategy
+        if strategy and self._run_batches and self._run_start < self._run_end:
+            self._measured(strategy, self._run_keys / (self._run_end - self._run_start), True)
         else:
             self._probing, self._confirming = None, False
             self._plan.clear()

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 
 from migrator.errors import Code, MigratorError
 from migrator.render import ProgressCallback
+from migrator.verify.collection_reads import MAX_ELEMENTS
 from migrator.verify.compare import values_equal
-from migrator.verify.passes import BATCH, MAX_ELEMENTS, DbPass
+from migrator.verify.passes import BATCH, DbPass
 from migrator.verify.report import EXTRA, KINDS, MISSING, TTL, VALUE, Mismatch, VerifyReport, key_text
 from migrator.verify.server import Side, wait_caught_up
 from migrator.verify.strategy import StrategyChooser
@@ -71,13 +72,17 @@ def verify(
         return _Verifier(source, target, rounds, ttl_tolerance_ms, sample, max_report, progress).run(dbs)
 
 
+def _no_progress(advance: int, total: int | None = None) -> None:
+    return None
+
+
 def _url_database(source_db: int, target_db: int) -> int:
     """A URL naming a database (redis://host:port/2) limits the comparison to it, on both sides alike."""
     if source_db != target_db:
         raise MigratorError(
             f"the source URL names database {source_db} and the target URL database {target_db}",
             "a migration keeps database numbers: name the same one in both URLs, or use --dbs",
-            "InvalidURL",
+            Code.INVALID_URL,
         )
     return source_db
 
@@ -99,7 +104,7 @@ class _Verifier:
         self.sample_below = None if sample is None or sample >= 1 else int(sample * 2**32)
         self.sample = sample
         self.max_report = max_report
-        self.progress = progress or (lambda by, total=None: None)
+        self.progress: ProgressCallback = progress or _no_progress
         self.counts = dict.fromkeys(KINDS, 0)
         self.mismatches: list[Mismatch] = []
         self.candidates: dict[int, dict[bytes, None]] = {}  # per db, insertion-ordered set

@@ -10,11 +10,15 @@ from __future__ import annotations
 import socket
 from collections import deque
 from collections.abc import Iterable
+from typing import Any
 
 from migrator.endpoints import Endpoint, connection_error
 from migrator.errors import MigratorError
 
 RECV_BYTES = 256 * 1024
+# What hiredis parses a reply into: bytes, int, str (an error reply), None, or a list of replies.
+Reply = Any
+Replies = list[Reply]
 
 
 def bulk_strings(args: Iterable[bytes | str | int]) -> bytes:
@@ -49,7 +53,7 @@ class Pending:
 
     def __init__(self, expected: int) -> None:
         self.expected = expected
-        self.replies: list = []
+        self.replies: Replies = []
 
     @property
     def complete(self) -> bool:
@@ -71,14 +75,14 @@ class WireConnection:
         except OSError as exc:
             raise self._lost(exc) from None
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._reader = hiredis.Reader(replyError=str)
+        self._reader = hiredis.Reader(replyError=str)  # type: ignore[arg-type]  # any callable will do
         self._buffer = bytearray(RECV_BYTES)
         self._queue: deque[Pending] = deque()
         self.bytes_sent = self.bytes_received = 0
         if db:
             self.check(self.call(command(b"SELECT", db))[0])
 
-    def check(self, reply: object) -> object:
+    def check(self, reply: Reply) -> Reply:
         """`reply`, unless it is an error reply: then the one-line error for this server."""
         if isinstance(reply, str):
             import redis
@@ -104,7 +108,7 @@ class WireConnection:
         self.bytes_sent += len(request)
         return pending
 
-    def wait(self, pending: Pending) -> list:
+    def wait(self, pending: Pending) -> Replies:
         """Read replies (for earlier requests too, in order) until `pending` is complete."""
         gets = self._reader.gets
         while not pending.complete:
@@ -120,7 +124,7 @@ class WireConnection:
             self._queue.popleft()
         return pending.replies
 
-    def call(self, request: bytes, replies: int = 1) -> list:
+    def call(self, request: bytes, replies: int = 1) -> Replies:
         return self.wait(self.send(request, replies))
 
     def _receive(self) -> None:
