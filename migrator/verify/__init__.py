@@ -1,7 +1,7 @@
 """Compare a source and a target server: URLs in, VerifyReport out. Never prints; knows nothing of the CLI."""
 
 from migrator.verify.report import EXTRA, KINDS, MISSING, TTL, VALUE, Mismatch, VerifyReport
-from migrator.verify.scan import wait_caught_up
+from migrator.verify.server import wait_caught_up
 from migrator.verify.verifier import verify
 
 __all__ = [

@@ -36,9 +36,13 @@ class VerifyReport:
     target: str
     dbs: list[int] = field(default_factory=list)
     target_keys_scanned: int = 0
+    # Target keys proven present on the source by counting instead of scanning (see verify/passes.py).
+    target_keys_counted: int = 0
     rounds_run: int = 1
     sample: float | None = None
     mismatches_truncated: bool = False
+    # Forward batches compared by fetching values / by server-side digests (see strategy.py).
+    batches: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         if self.ok:
