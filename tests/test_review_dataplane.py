@@ -7,12 +7,14 @@ import os
 import pytest
 
 from migrator.verify import VALUE, verify
-from migrator.verify.scan import LARGE_STRING
+from migrator.verify.server import LARGE_STRING
 from migrator.workload import LiveWriter, check_ledger
 from tests.dataset import fill
 from tests.servers import ServerProcess, promote, replicate
+from tests.test_verify import batch_compare, force_compare  # noqa: F401  (a fixture, used by name)
 
 
+@pytest.mark.usefixtures("batch_compare")
 def test_key_changing_type_during_the_logical_compare_is_a_difference_not_an_error(
     source: ServerProcess, target: ServerProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -45,6 +47,7 @@ def test_key_changing_type_during_the_logical_compare_is_a_difference_not_an_err
     ]
 
 
+@pytest.mark.usefixtures("batch_compare")
 def test_stream_deleted_on_the_target_during_the_compare_is_a_difference(
     source: ServerProcess, target: ServerProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -81,10 +84,17 @@ def test_a_rerun_with_the_same_seed_cannot_hide_lost_writes(
     assert report.problem_count == report.checked - deletions
 
 
+@pytest.mark.parametrize("capped", [False, True], ids=["chosen-by-verify", "fetch-capped"])
 def test_digest_of_many_large_strings_stays_within_its_budget(
-    source: ServerProcess, target: ServerProcess
+    source: ServerProcess, target: ServerProcess, monkeypatch: pytest.MonkeyPatch, capped: bool
 ) -> None:
-    """The digest script must not copy a whole batch of large values into Lua at once (server memory)."""
+    """Verify must not make the source hold a whole batch of large values at once (server memory).
+
+    Chosen by verify: the first batches are digests, which size strings before MGET is ever used. Fetched
+    with a cap (once a server has shown a large string): GETRANGE reads at most FETCH_LIMIT per key.
+    """
+    if capped:
+        force_compare(monkeypatch, "fetch-capped")
     value = os.urandom(1 << 20)
     pipe = source.client().pipeline(transaction=False)
     for i in range(120):
@@ -101,7 +111,8 @@ def test_digest_of_many_large_strings_stays_within_its_budget(
     assert grown < 80 * (1 << 20), f"source peak memory grew by {grown >> 20} MiB during verify"
 
 
-@pytest.mark.parametrize("entries", [2, 1500], ids=["digested", "compared-in-chunks"])
+@pytest.mark.usefixtures("batch_compare")
+@pytest.mark.parametrize("entries", [2, 1500], ids=["small", "compared-in-chunks"])
 def test_pending_entries_owned_by_another_consumer_are_a_difference(
     source: ServerProcess, target: ServerProcess, entries: int
 ) -> None:
@@ -118,15 +129,15 @@ def test_pending_entries_owned_by_another_consumer_are_a_difference(
 
 def test_fast_and_careful_string_reads_give_identical_digests(source: ServerProcess) -> None:
     """The digest script's two string paths (MGET chunks / sized first) must agree on every kind of key."""
-    from migrator.verify.scan import Side
+    from migrator.verify.server import Side
 
     fill(lambda db: source.client(db))
     source.client().set("large", os.urandom(LARGE_STRING + 1))
     keys = [*sorted(source.client().keys("*")), b"no-such-key"]
     with Side.open(source.url, "source") as fast, Side.open(source.url, "source") as careful:
-        careful._careful = True
+        careful.careful = True
         fast_blob, fast_big = fast.digest(0, keys, 1000)
         careful_blob, careful_big = careful.digest(0, keys, 1000)
-        assert fast._careful  # it saw the large string: later calls size strings first
+        assert fast.careful  # it saw the large string: later calls size strings first
     assert fast_blob == careful_blob and fast_big == careful_big
     assert len(fast_blob.split(b"\n")) == len(keys)

@@ -1,7 +1,9 @@
 """migrate verify against real servers: a Redis 7.0 source and a Valkey 8.0 target (cross-engine).
 
 Each test replicates a dataset of every type, promotes the target so a fault can be planted on it, and checks
-that verify reports exactly that fault with the right kind, or nothing on a clean copy.
+that verify reports exactly that fault with the right kind, or nothing on a clean copy. The fault and clean
+tests run once per way of comparing a batch (`batch_compare` fixture): server-side digests, fetched values
+(MGET), and fetched values capped per key (GETRANGE, once a server has shown large strings).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typer.testing import CliRunner
 
 from migrator.cli import app
 from migrator.errors import MigratorError
-from migrator.verify import EXTRA, MISSING, TTL, VALUE, verify
+from migrator.verify import EXTRA, MISSING, TTL, VALUE, strategy, verify
 from migrator.verify.report import key_text
+from migrator.verify.server import Side
 from migrator.workload import LiveWriter
 from tests.servers import ServerProcess, promote, replicate
 
@@ -53,6 +56,8 @@ def add_data(server: ServerProcess) -> None:
     for stream in ("stream", "stream:big"):
         c.xgroup_create(stream, "workers", id="0")
         c.xreadgroup("workers", "alice", {stream: ">"}, count=2)
+    c.xadd("stream:idle", {"n": 1}, id="3-1")
+    c.xgroup_create("stream:idle", "idle", id="0")  # a group with no consumer yet
     c.set("ttl", "v", px=HOUR_MS)
     c.hset("hash:ttl", "f", "v")
     c.pexpire("hash:ttl", HOUR_MS)
@@ -60,7 +65,28 @@ def add_data(server: ServerProcess) -> None:
     c1.zadd("db1:zset", {"x": 1.1})
 
 
-KEYS_IN_DATA = 19
+KEYS_IN_DATA = 20
+
+
+def force_compare(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    """Make verify compare every batch one way: "digest", "fetch" (MGET) or "fetch-capped" (GETRANGE)."""
+    monkeypatch.setattr(strategy, "STRATEGIES", (strategy.DIGEST if mode == "digest" else strategy.FETCH,))
+    if mode == "fetch-capped":
+        opened = Side.open.__func__
+
+        def careful_from_the_start(cls: type[Side], url: str, role: str) -> Side:
+            side = opened(cls, url, role)
+            side.careful = True  # as if it had shown a large string already
+            return side
+
+        monkeypatch.setattr(Side, "open", classmethod(careful_from_the_start))
+
+
+@pytest.fixture(params=["digest", "fetch", "fetch-capped"])
+def batch_compare(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each way of comparing a batch, forced for every batch (verify otherwise picks by measurement)."""
+    force_compare(monkeypatch, request.param)
+    return request.param
 
 
 @pytest.fixture
@@ -72,15 +98,51 @@ def pair(source: ServerProcess, target: ServerProcess) -> tuple[ServerProcess, S
     return source, target
 
 
-def test_clean_cross_engine_copy_reports_ok(pair: tuple[ServerProcess, ServerProcess]) -> None:
+def test_clean_cross_engine_copy_reports_ok(
+    pair: tuple[ServerProcess, ServerProcess], batch_compare: str
+) -> None:
     source, target = pair
     report = verify(source.url, target.url)
+    assert report.batches == {"digest" if batch_compare == "digest" else "fetch": 2}  # one per database
     assert report.ok, report.mismatches
-    assert report.keys_checked == KEYS_IN_DATA == report.target_keys_scanned
+    assert report.keys_checked == KEYS_IN_DATA == report.target_keys_scanned + report.target_keys_counted
     assert report.dbs == [0, 1]
     assert (report.missing_on_target, report.extra_on_target, report.value_mismatch, report.ttl_mismatch) == (
         0,
     ) * 4
+
+
+def test_a_quiet_copy_rules_extra_keys_out_by_counting(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    source, target = pair
+    report = verify(source.url, target.url)
+    assert report.ok
+    assert (report.target_keys_counted, report.target_keys_scanned) == (KEYS_IN_DATA, 0)
+
+
+def test_equal_counts_do_not_hide_an_extra_key_when_one_is_missing(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
+    source, target = pair
+    target.client().delete("str")
+    target.client().set("only-here", 1)  # the target has as many keys as the source
+    report = verify(source.url, target.url, rounds=1)
+    assert sorted((m.key, m.kind) for m in report.mismatches) == [("only-here", EXTRA), ("str", MISSING)]
+    assert (report.target_keys_scanned, report.target_keys_counted) == (18, 2)  # db 0 scanned, db 1 counted
+
+
+def test_a_target_that_changes_during_the_run_is_scanned(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    source, target = pair
+    planted = []
+
+    def plant_once_scanning(by: int, total: int | None) -> None:
+        if by and not planted:  # keys scanned, not yet compared: delete one, add one (same count)
+            target.client().delete("int")
+            target.client().set("late-extra", 1)
+            planted.append(True)
+
+    report = verify(source.url, target.url, rounds=1, progress=plant_once_scanning)
+    assert sorted((m.key, m.kind) for m in report.mismatches) == [("int", MISSING), ("late-extra", EXTRA)]
+    assert (report.target_keys_scanned, report.target_keys_counted) == (18, 2)  # db 1 did not change
 
 
 def _swap_list_head(t: redis.Redis) -> None:
@@ -139,6 +201,11 @@ FAULTS: list[tuple[str, Callable[[redis.Redis], object], tuple[int, str, str]]] 
         (0, "stream:big", VALUE),
     ),
     ("stream last id differs", lambda t: t.execute_command("XSETID", "stream", "9-9"), (0, "stream", VALUE)),
+    (
+        "idle consumer group moved",
+        lambda t: t.xgroup_setid("stream:idle", "idle", "3-1"),
+        (0, "stream:idle", VALUE),
+    ),
     ("wrong type, same name", _wrong_type, (0, "str", VALUE)),
     ("TTL removed", lambda t: t.persist("ttl"), (0, "ttl", TTL)),
     ("TTL removed on a hash", lambda t: t.persist("hash:ttl"), (0, "hash:ttl", TTL)),
@@ -150,7 +217,10 @@ FAULTS: list[tuple[str, Callable[[redis.Redis], object], tuple[int, str, str]]] 
 
 @pytest.mark.parametrize(("plant", "expected"), [f[1:] for f in FAULTS], ids=[f[0] for f in FAULTS])
 def test_planted_fault_is_reported_with_its_kind(
-    pair: tuple[ServerProcess, ServerProcess], plant: Callable[[redis.Redis], object], expected: tuple
+    pair: tuple[ServerProcess, ServerProcess],
+    plant: Callable[[redis.Redis], object],
+    expected: tuple,
+    batch_compare: str,
 ) -> None:
     source, target = pair
     plant(target.client(0))
@@ -163,7 +233,7 @@ def test_planted_fault_is_reported_with_its_kind(
 
 
 def test_different_encodings_of_equal_values_are_not_differences(
-    source: ServerProcess, server_factory: Callable[..., ServerProcess]
+    source: ServerProcess, server_factory: Callable[..., ServerProcess], batch_compare: str
 ) -> None:
     # Tiny listpack limits on the target: its hashes, zsets and lists load with other encodings (and DUMPs).
     limits = (
@@ -185,9 +255,7 @@ def test_different_encodings_of_equal_values_are_not_differences(
 def test_digest_calls_split_by_work_budget_give_the_same_answers(
     pair: tuple[ServerProcess, ServerProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from migrator.verify import scan
-
-    monkeypatch.setattr(scan, "SCRIPT_BUDGET", 10)  # about one key per call
+    monkeypatch.setattr("migrator.verify.server.SCRIPT_BUDGET", 10)  # about one key per call
     source, target = pair
     assert verify(source.url, target.url).ok
     target.client().zadd("zset", {"a": 1.2})
@@ -272,7 +340,9 @@ def test_difference_that_converges_before_the_last_round_is_not_reported(
     assert verify(source.url, target.url, rounds=1, progress=repair_after_first_pass()).value_mismatch == 1
 
 
-def test_live_writes_during_verify_are_not_reported(source: ServerProcess, target: ServerProcess) -> None:
+def test_live_writes_during_verify_are_not_reported(
+    source: ServerProcess, target: ServerProcess, batch_compare: str
+) -> None:
     add_data(source)
     replicate(target, source)
     writer = LiveWriter(source.url, rate=400, seed=7).start()
@@ -283,6 +353,7 @@ def test_live_writes_during_verify_are_not_reported(source: ServerProcess, targe
         writer_report = writer.stop()
     assert writer_report.acked > 100
     assert report.ok, report.mismatches
+    assert report.target_keys_scanned > 0  # writes moved the change counters: no counting shortcut
 
 
 @pytest.mark.parametrize(
@@ -369,3 +440,56 @@ def test_a_database_in_the_urls_limits_the_comparison_to_it(source, target) -> N
     with pytest.raises(MigratorError, match="names database 2 and the target URL database 0"):
         verify(f"{source.url}/2", target.url)
     assert verify(source.url, target.url).missing_on_target == 1
+
+
+def _simulate(
+    cost_ms: Callable[[int, str], float], batches: int = 1000, depth: int = 4
+) -> strategy.StrategyChooser:
+    """Drive a chooser with a simulated pipeline: `depth` batches in flight, each taking cost_ms(i, s)."""
+    chooser, now, in_flight = strategy.StrategyChooser(), 0.0, []
+    chooser.warmup = depth
+    for i in range(batches + depth):
+        if i < batches:
+            in_flight.append((i, chooser.next()))
+        if len(in_flight) > depth or i >= batches:
+            done, chosen = in_flight.pop(0)
+            now += cost_ms(done, chosen) / 1000
+            chooser.completed(chosen, 1000, now)
+    return chooser
+
+
+def test_the_faster_strategy_takes_most_batches_and_probes_stay_cheap() -> None:
+    loopback = _simulate(lambda i, s: 5.0 if s == strategy.FETCH else 8.0)  # fetching is cheaper
+    assert loopback.batches[strategy.FETCH] > 0.9 * 1000
+    slow_link = _simulate(lambda i, s: 30.0 if s == strategy.FETCH else 10.0)  # bytes are the limit
+    assert slow_link.batches[strategy.DIGEST] > 0.95 * 1000
+    assert slow_link.batches[strategy.FETCH] <= 6 * 4  # each probe of a 3x slower strategy stops early
+
+
+def test_a_change_of_conditions_is_noticed_by_the_next_probes() -> None:
+    # Fetching wins for 300 batches, then the link slows down (a tunnel's throttle starts, say).
+    chooser = _simulate(lambda i, s: (5.0 if i < 300 else 40.0) if s == strategy.FETCH else 10.0)
+    assert chooser._current == strategy.DIGEST
+    assert chooser.batches[strategy.DIGEST] > 1000 - 300 - strategy.MAX_EXPLORE_GAP
+
+
+def test_a_link_with_latency_gets_more_in_flight_within_bounds() -> None:
+    from migrator.verify.passes import BATCH, DEPTH, MAX_DEPTH, MAX_SCAN_COUNT, pipeline_size
+
+    assert pipeline_size(0.0001) == (DEPTH, BATCH)  # loopback
+    depth, count = pipeline_size(0.02)  # a 20 ms tunnel
+    assert DEPTH < depth < MAX_DEPTH and BATCH < count <= MAX_SCAN_COUNT
+    assert pipeline_size(10.0) == (MAX_DEPTH, MAX_SCAN_COUNT)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_noisy_windows_do_not_keep_the_slower_strategy(seed: int) -> None:
+    """A shared machine: one batch in ten takes five times as long, whichever strategy it uses."""
+    import random
+
+    rng = random.Random(seed)
+    burst = lambda: 5 if rng.random() < 0.1 else 1  # noqa: E731
+    loopback = _simulate(lambda i, s: (5.0 if s == strategy.FETCH else 8.0) * burst())
+    assert loopback.batches[strategy.FETCH] > 0.75 * 1000
+    slow_link = _simulate(lambda i, s: (30.0 if s == strategy.FETCH else 10.0) * burst())
+    assert slow_link.batches[strategy.DIGEST] > 0.95 * 1000

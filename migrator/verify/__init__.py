@@ -2,7 +2,7 @@
 
 from migrator.verify.cluster import verify
 from migrator.verify.report import EXTRA, KINDS, MISSING, TTL, VALUE, Mismatch, VerifyReport
-from migrator.verify.scan import wait_caught_up
+from migrator.verify.server import wait_caught_up
 
 __all__ = [
     "EXTRA",

@@ -7,7 +7,7 @@ across engines) and never score text (Redis 7.0 and Valkey print the same double
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import redis
@@ -34,7 +34,7 @@ def _string_equal(src: redis.Redis, tgt: redis.Redis, key: bytes) -> bool:
     )
 
 
-def _scan_chunks(scan: Callable[..., tuple[int, object]], key: bytes) -> Iterator[object]:
+def _scan_chunks(scan: Callable[..., tuple[int, Any]], key: bytes) -> Iterator[Any]:
     cursor = 0
     while True:
         cursor, chunk = scan(key, cursor, count=CHUNK)
@@ -64,7 +64,7 @@ def _set_equal(src: redis.Redis, tgt: redis.Redis, key: bytes) -> bool:
 # Ordered collections: compare position by position, chunk by chunk.
 def _ranges_equal(
     length: Callable[[redis.Redis], int],
-    read: Callable[[redis.Redis, int, int], list],
+    read: Callable[[redis.Redis, int, int], list[Any]],
     src: redis.Redis,
     tgt: redis.Redis,
 ) -> bool:
@@ -85,7 +85,7 @@ def _zset_equal(src: redis.Redis, tgt: redis.Redis, key: bytes) -> bool:
     )
 
 
-def _stream_state(client: redis.Redis, key: bytes) -> tuple:
+def _stream_state(client: redis.Redis, key: bytes) -> tuple[Any, ...]:
     """What consumers need after the cut-over: last generated id, each group's position and consumers."""
     groups = [
         (
@@ -105,7 +105,7 @@ def _stream_equal(src: redis.Redis, tgt: redis.Redis, key: bytes) -> bool:
         return False
     start = b"-"
     while True:
-        chunk = src.xrange(key, start, "+", count=CHUNK)
+        chunk: list[Any] = src.xrange(key, start, "+", count=CHUNK)  # type: ignore[assignment]
         if chunk != tgt.xrange(key, start, "+", count=CHUNK):
             return False
         if len(chunk) < CHUNK:

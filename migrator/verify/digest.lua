@@ -8,17 +8,24 @@
 --       differs across engines (hashtable hashes and sets, small string sets, streams), or for every key
 --       when ARGV[2] is "canonical" (the client asks for it when two "d" digests differ, in case only
 --       the encodings differ).
--- Strings are "s" + SHA-1 of the value ("s*<length>" past ARGV[3] KB, see below). Collections longer than ARGV[1] elements are not read here (that
--- would block the server and copy the value into Lua): their record is "<letter>*<length>" and their
--- 1-based index is returned so the client compares them in chunks. Missing keys are "-".
+-- Strings are "s" + SHA-1 of the value ("s*<length>" past ARGV[3] KB, see below). Collections longer
+-- than ARGV[1] elements are not read here (that would block the server and copy the value into Lua):
+-- their record is "<letter>*<length>" and their 1-based index is returned so the client compares them
+-- in chunks. Missing keys are "-". (DUMP compresses as it serializes, yet measured cheaper than reading
+-- a small collection's members into Lua.)
 --
 -- A call stops early once it has read about ARGV[3] elements (string KB count as elements), so one call
 -- never blocks the server long; it returns how many keys it covered and the client calls again for the rest.
 -- ARGV[4] "fast" reads strings with MGET in small chunks; "careful" (once the client has seen a large
 -- string on this server) sizes them first. Both give the same records except for strings over the budget.
+-- ARGV[5] "batch" returns one SHA-1 for all the keys instead of their records: a few bytes per batch for
+-- a slow link, where the client asks for the records only when the two sides' batch digests differ. Both
+-- sides must then use the same string mode: "fast" hashes chunks of raw values, "careful" the records.
 local max_elements = tonumber(ARGV[1])
 local canonical_only = ARGV[2] == 'canonical'
 local budget = tonumber(ARGV[3])
+local batch_only = ARGV[5] == 'batch'
+local call = redis.call
 local SMALL = 128 -- elements assumed for a listpack/intset value, whose size the encoding bounds
 local work = 0
 local sha1 = redis.sha1hex
@@ -209,29 +216,59 @@ if ARGV[4] == 'careful' then
 else
   -- Fast path for the common case of small strings: MGET reads a few keys at a time (nil for a missing
   -- key or another type), so no TYPE/STRLEN call per string. At most CHUNK values are read ahead of the
-  -- budget check; once the client sees a large string it asks for "careful" from then on.
+  -- budget check; once the client sees a large string it asks for "careful" from then on. Inlined: this
+  -- loop runs once per key of the whole keyspace.
   local CHUNK = 32
-  local start, stop = 1, false
-  while start <= #KEYS and not stop do
-    local last = math.min(start + CHUNK - 1, #KEYS)
-    local values = redis.call('MGET', unpack(KEYS, start, last))
+  local start, count = 1, #KEYS
+  while start <= count do
+    local last = math.min(start + CHUNK - 1, count)
+    local values = call('MGET', unpack(KEYS, start, last))
+    -- Batch digests hash each chunk's values whole (length-prefixed), one SHA-1 per chunk, not per key.
+    local t, m = out, n
+    if batch_only then
+      t, m = {}, 0
+    end
     for i = start, last do
       local key, value = KEYS[i], values[i - start + 1]
-      local letter, digest
       if value then
-        longest = math.max(longest, #value)
-        letter, digest = 's', sha1(value)
-        work = work + 1 + #value / 1024
+        local size = #value
+        if size > longest then
+          longest = size
+        end
+        if batch_only then
+          t[m + 1], t[m + 2], t[m + 3], t[m + 4] = 's', size, ':', value
+          m = m + 4
+        else
+          t[m + 1], t[m + 2] = 's', sha1(value)
+          m = m + 2
+        end
+        work = work + 1 + size / 1024
       else
-        letter, digest = other_record(i, key, redis.call('TYPE', key).ok)
+        t[m + 1], t[m + 2] = other_record(i, key, call('TYPE', key).ok)
+        m = m + 2
       end
-      if add_record(i, key, letter, digest) then
-        stop = true
+      t[m + 1], t[m + 2], t[m + 3] = ':', call('PEXPIRETIME', key), '\n'
+      m = m + 3
+      if work >= budget then
+        covered, last, count = i, i, i -- stop both loops
         break
       end
     end
+    if batch_only then
+      out[n + 1] = sha1(table.concat(t))
+      n = n + 1
+    else
+      n = m
+    end
     start = last + 1
+  end
+  if batch_only then
+    return {sha1(table.concat(out)), big, covered, longest}
   end
 end
 out[n] = nil -- no trailing newline
-return {table.concat(out), big, covered, longest}
+local records = table.concat(out)
+if batch_only then
+  return {sha1(records), big, covered, longest}
+end
+return {records, big, covered, longest}

@@ -54,9 +54,13 @@ class VerifyReport:
     target: str
     dbs: list[int] = field(default_factory=list)
     target_keys_scanned: int = 0
+    # Target keys proven present on the source by counting instead of scanning (see verify/passes.py).
+    target_keys_counted: int = 0
     rounds_run: int = 1
     sample: float | None = None
     mismatches_truncated: bool = False
+    # Forward batches compared by fetching values / by server-side digests (see strategy.py).
+    batches: dict[str, int] = field(default_factory=dict)
     # Clusters: each shard's counts (the totals above add them up); empty for a single pair.
     shards: list[ShardCounts] = field(default_factory=list)
 

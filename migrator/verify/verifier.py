@@ -1,32 +1,31 @@
 """verify(): compare every key of source and target, both directions, values by type, TTLs within a tolerance.
 
-Fast path: SCAN the source, run digest.lua on the same batch of keys on the source (read-ahead thread) and the
-target concurrently, and compare the two replies as single byte strings; only a batch that differs is split
-into per-key records, and only a key whose record differs gets a logical comparison. Keys still different
-are re-checked for `rounds` rounds after the target has caught up with the source, so keys that merely
-changed during the run are not reported.
+The passes (passes.py) stream both keyspaces in batches and compare each batch by fetching the values or by
+server-side digests, whichever measures faster on this link (strategy.py); only keys that differ, or that a
+batch compare cannot settle, get per-key digest records, and only a key whose record differs gets a logical
+comparison. Keys still different are re-checked for `rounds` rounds after the target has caught up with
+the source, so keys that merely changed during the run are not reported.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from migrator.errors import Code, MigratorError
 from migrator.render import ProgressCallback
+from migrator.verify.collection_reads import MAX_ELEMENTS
 from migrator.verify.compare import values_equal
+from migrator.verify.passes import BATCH, DbPass
 from migrator.verify.report import EXTRA, KINDS, MISSING, TTL, VALUE, Mismatch, VerifyReport, key_text
-from migrator.verify.scan import Side, read_ahead, wait_caught_up
+from migrator.verify.server import Side, wait_caught_up
+from migrator.verify.strategy import StrategyChooser
 
 if TYPE_CHECKING:
     import redis
 
-BATCH = 1000
-MAX_ELEMENTS = 1000  # larger collections are compared in chunks by the client, not digested in one script
 MAX_CANDIDATES = 100_000  # keys kept for re-check rounds; beyond this, first-round findings are final
 CATCH_UP_TIMEOUT = 10.0
 TYPE_NAMES = {b"s": "string", b"h": "hash", b"l": "list", b"t": "set", b"z": "zset", b"x": "stream"}
@@ -73,13 +72,17 @@ def verify(
         return _Verifier(source, target, rounds, ttl_tolerance_ms, sample, max_report, progress).run(dbs)
 
 
+def _no_progress(advance: int, total: int | None = None) -> None:
+    return None
+
+
 def _url_database(source_db: int, target_db: int) -> int:
     """A URL naming a database (redis://host:port/2) limits the comparison to it, on both sides alike."""
     if source_db != target_db:
         raise MigratorError(
             f"the source URL names database {source_db} and the target URL database {target_db}",
             "a migration keeps database numbers: name the same one in both URLs, or use --dbs",
-            "InvalidURL",
+            Code.INVALID_URL,
         )
     return source_db
 
@@ -101,33 +104,27 @@ class _Verifier:
         self.sample_below = None if sample is None or sample >= 1 else int(sample * 2**32)
         self.sample = sample
         self.max_report = max_report
-        self.progress = progress or (lambda by, total=None: None)
+        self.progress: ProgressCallback = progress or _no_progress
         self.counts = dict.fromkeys(KINDS, 0)
         self.mismatches: list[Mismatch] = []
         self.candidates: dict[int, dict[bytes, None]] = {}  # per db, insertion-ordered set
         self.n_candidates = 0
-        self.found_lock = threading.Lock()  # the forward and reverse passes run in two threads
-        self.aborted = threading.Event()
         self.keys_checked = 0
         self.target_keys_scanned = 0
+        self.target_keys_counted = 0
+        self.findings = 0
+        self.may_count_extras = self.sample_below is None
+        self.final = rounds == 1
+        self.chooser = StrategyChooser()  # one link for every database: what it learns carries over
 
     def run(self, dbs: list[int] | None) -> VerifyReport:
         started = time.monotonic()
+        source_keys, target_keys = self.source.key_counts(), self.target.key_counts()
         if dbs is None:
-            dbs = sorted(self.source.dbs_with_keys() | self.target.dbs_with_keys())
-        self.progress(0, sum(self.source.dbsize(db) + self.target.dbsize(db) for db in dbs))
-        final = self.rounds == 1
+            dbs = sorted(source_keys.keys() | target_keys.keys())
+        self.progress(0, sum(source_keys.get(db, 0) + target_keys.get(db, 0) for db in dbs))
         for db in dbs:
-            self.source.client(db), self.target.client(db)  # open both before threads share them
-            # The reverse pass (target SCAN, source EXISTS) is light: overlap it with the forward pass.
-            with ThreadPoolExecutor(1, thread_name_prefix="verify-reverse") as pool:
-                reverse = pool.submit(self._reverse, db, final)
-                try:
-                    self._forward(db, final)
-                except BaseException:
-                    self.aborted.set()  # do not wait for the whole reverse pass to report an error
-                    raise
-                reverse.result()
+            DbPass(self, db, self.chooser).run()
         rounds_run = 1
         while self.candidates and rounds_run < self.rounds:
             rounds_run += 1
@@ -144,48 +141,31 @@ class _Verifier:
             target=self.target.url,
             dbs=dbs,
             target_keys_scanned=self.target_keys_scanned,
+            target_keys_counted=self.target_keys_counted,
             rounds_run=rounds_run,
             sample=self.sample,
             mismatches_truncated=sum(self.counts.values()) > len(self.mismatches),
+            batches=dict(self.chooser.batches),
         )
 
-    def _sampled(self, keys: list[bytes]) -> list[bytes]:
+    # The passes call these (PassOwner).
+    def sampled(self, keys: list[bytes]) -> list[bytes]:
         if self.sample_below is None:
             return keys
         # A hash of the key, not a random draw: both directions and every round pick the same keys.
         return [key for key in keys if zlib.crc32(key) < self.sample_below]
 
-    def _scan(self, side: Side, db: int) -> Iterator[list[bytes]]:
-        cursor = 0
-        while True:
-            cursor, keys = side.scan(db, cursor, BATCH)
-            self.progress(len(keys), None)
-            if keys := self._sampled(keys):
-                yield keys
-            if cursor == 0:
-                return
+    def advance(self, scanned: int) -> None:
+        self.progress(scanned, None)
 
-    def _forward(self, db: int, final: bool) -> None:
-        """Every source key: present on the target with the same value and TTL?"""
+    def settle(
+        self, db: int, keys: list[bytes], source: tuple[bytes, list[int]], target: tuple[bytes, list[int]]
+    ) -> None:
+        for key, kind, detail in self._differences(db, keys, source, target):
+            self.found(db, key, kind, detail)
 
-        def source_batches() -> Iterator[tuple[list[bytes], tuple[bytes, list[int]]]]:
-            for keys in self._scan(self.source, db):
-                yield keys, self.source.digest(db, keys, MAX_ELEMENTS)
-
-        for keys, source_reply in read_ahead(source_batches()):
-            self.keys_checked += len(keys)
-            target_reply = self.target.digest(db, keys, MAX_ELEMENTS)
-            for key, kind, detail in self._differences(db, keys, source_reply, target_reply):
-                self._found(db, key, kind, detail, final)
-
-    def _reverse(self, db: int, final: bool) -> None:
-        """Every target key: present on the source? (Values of common keys were compared forward.)"""
-        for keys in read_ahead(self._scan(self.target, db)):
-            if self.aborted.is_set():
-                return
-            self.target_keys_scanned += len(keys)
-            for key in self.source.missing(db, keys):
-                self._found(db, key, EXTRA, "", final)
+    def found(self, db: int, key: bytes, kind: str, detail: str) -> None:
+        self._record(db, key, kind, detail, self.final)
 
     def _recheck_round(self, final: bool) -> None:
         candidates, self.candidates, self.n_candidates = self.candidates, {}, 0
@@ -199,13 +179,10 @@ class _Verifier:
                     wait_caught_up(self.source.client(db), self.target.client(db), CATCH_UP_TIMEOUT)
                 target_reply = self.target.digest(db, batch, MAX_ELEMENTS)
                 for key, kind, detail in self._differences(db, batch, source_reply, target_reply):
-                    self._found(db, key, kind, detail, final)
-
-    def _found(self, db: int, key: bytes, kind: str, detail: str, final: bool) -> None:
-        with self.found_lock:
-            self._record(db, key, kind, detail, final)
+                    self._record(db, key, kind, detail, final)
 
     def _record(self, db: int, key: bytes, kind: str, detail: str, final: bool) -> None:
+        self.findings += 1
         if not final and self.n_candidates < MAX_CANDIDATES:
             keys = self.candidates.setdefault(db, {})
             if key not in keys:

@@ -1,0 +1,243 @@
+"""Server access for verify: one `Side` per server (clients, lean connections, the digest script)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from migrator.endpoints import Endpoint, connect, connection_error, parse_url
+from migrator.errors import Code, MigratorError
+from migrator.verify.wire import Reply, WireConnection, bulk_strings, command, encode_keys
+
+if TYPE_CHECKING:
+    import redis
+
+DIGEST_LUA = resources.files(__package__).joinpath("digest.lua").read_text()
+MIN_VERSION = (7, 0)  # PEXPIRETIME and script flags
+SCRIPT_BUDGET = 50_000  # elements read per digest call: keeps each call to a few ms of server time
+# A string this long makes the digest script size strings before reading them, from then on (digest.lua).
+LARGE_STRING = 256 * 1024
+TIMEOUT = 30.0
+Info = dict[str, str | dict[str, str]]  # INFO fields; keyspace lines (db0:keys=...) as dicts
+# Every change to a keyspace moves one of these: a write (the dirty counter), an expiry, an eviction.
+CHANGE_COUNTERS = ("rdb_changes_since_last_save", "expired_keys", "evicted_keys")
+# And these move when the counters could have been reset or the data replaced: a save (it resets the
+# dirty counter), a load, a restart, a full resync.
+RESET_MARKS = (
+    "rdb_saves",
+    "rdb_last_save_time",
+    "rdb_last_load_keys_loaded",
+    "run_id",
+    "loading",
+    "async_loading",
+    "master_sync_in_progress",
+)
+
+
+@dataclass
+class Side:
+    """One server of the pair: redis-py clients for the rare logical compares, lean connections for the bulk.
+
+    Errors become one-line MigratorErrors naming the role.
+    """
+
+    role: str
+    endpoint: Endpoint
+    _clients: dict[int, redis.Redis] = field(default_factory=dict)
+    _wires: list[WireConnection] = field(default_factory=list)
+    _control: dict[int, WireConnection] = field(default_factory=dict)
+    _script_sha: bytes = b""
+    careful: bool = False  # this server holds large strings: size them before reading (digest.lua)
+
+    @classmethod
+    def open(cls, url: str, role: str) -> Side:
+        side = cls(role, parse_url(url, role))
+        version = str(side.info("server").get("redis_version", "0"))
+        if tuple(int(p) for p in version.split(".")[:2]) < MIN_VERSION:
+            side.close()
+            raise MigratorError(
+                f"{role} {side.endpoint.url} runs Redis {version}; verify needs 7.0 or later (PEXPIRETIME)",
+                "verify against a 7.0+ server",
+                Code.UNSUPPORTED_VERSION,
+            )
+        side._script_sha = bytes(side._call(0, command(b"SCRIPT", b"LOAD", DIGEST_LUA)))
+        return side
+
+    def __enter__(self) -> Side:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        return self.endpoint.url
+
+    def client(self, db: int) -> redis.Redis:
+        """A redis-py client, for the rare logical compares and re-check rounds (the bulk goes by `wire`)."""
+        if db not in self._clients:
+            self._clients[db] = connect(self.endpoint, self.role, timeout=TIMEOUT, db=db)
+        return self._clients[db]
+
+    def wire(self, db: int) -> WireConnection:
+        """A new lean connection to `db`, closed with this side."""
+        conn = WireConnection(self.endpoint, self.role, db, TIMEOUT)
+        self._wires.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        import redis
+
+        try:
+            yield
+        except redis.RedisError as exc:
+            raise connection_error(exc, self.endpoint, self.role) from None
+
+    def _call(self, db: int, request: bytes) -> Reply:
+        """One command on this side's control connection to `db`."""
+        if db not in self._control:
+            self._control[db] = self.wire(db)
+        conn = self._control[db]
+        return conn.check(conn.call(request)[0])
+
+    def info(self, *sections: str) -> Info:
+        return parse_info(self._call(0, command(b"INFO", *sections)))
+
+    def key_counts(self) -> dict[int, int]:
+        """Keys per database that holds any (INFO keyspace)."""
+        return {
+            int(name[2:]): int(fields["keys"])
+            for name, fields in self.info("keyspace").items()
+            if isinstance(fields, dict)
+        }
+
+    def change_marks(self, db: int) -> tuple[tuple[object, ...], int] | None:
+        """What any change to this server's data moves, and db's key count; None if the server hides it."""
+        info = self.info("persistence", "stats", "server", "replication", "keyspace")
+        if any(name not in info for name in CHANGE_COUNTERS):
+            return None
+        keyspace = info.get(f"db{db}")
+        keyspace = keyspace if isinstance(keyspace, dict) else {}
+        marks = (
+            *(info[name] for name in CHANGE_COUNTERS),
+            *(info.get(name) for name in RESET_MARKS),
+            keyspace.get("expires", "0"),
+        )
+        return marks, int(keyspace.get("keys", "0"))
+
+    def saw_string(self, longest: int) -> None:
+        self.careful = self.careful or longest > LARGE_STRING
+
+    def digest_request(
+        self, encoded_keys: bytes, count: int, max_elements: int, canonical: bool, batch: bool, careful: bool
+    ) -> bytes:
+        """EVALSHA of digest.lua over `count` keys, encoded and joined once for both sides."""
+        args = (
+            max_elements,
+            "canonical" if canonical else "fast",
+            SCRIPT_BUDGET,
+            "careful" if careful else "fast",
+            "batch" if batch else "records",
+        )
+        head = b"*%d\r\n$7\r\nEVALSHA\r\n" % (3 + count + len(args)) + bulk_strings((self._script_sha, count))
+        return head + encoded_keys + bulk_strings(args)
+
+    def start_digest(
+        self,
+        conn: WireConnection,
+        keys: list[bytes],
+        max_elements: int,
+        *,
+        canonical: bool = False,
+        batch: bool = False,
+        encoded_keys: bytes | None = None,
+        careful: bool | None = None,
+    ) -> DigestCall:
+        """`careful` (default: this server's own) must be the same on both sides for batch digests."""
+        careful = self.careful if careful is None else careful
+        return DigestCall(self, conn, keys, (max_elements, canonical, batch, careful), encoded_keys)
+
+    def digest(
+        self, db: int, keys: list[bytes], max_elements: int, canonical: bool = False
+    ) -> tuple[bytes, list[int]]:
+        """Per-key records (see digest.lua) and the 1-based indexes of keys to compare in chunks."""
+        if db not in self._control:
+            self._control[db] = self.wire(db)
+        return self.start_digest(self._control[db], keys, max_elements, canonical=canonical).records()
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        for conn in self._wires:
+            conn.close()
+
+
+class DigestCall:
+    """digest.lua over `keys`, in as many calls as its work budget needs: sent now, read later.
+
+    Each call covers a prefix of the keys still to do; `pieces` are (keys covered, records or batch digest).
+    """
+
+    def __init__(
+        self,
+        side: Side,
+        conn: WireConnection,
+        keys: list[bytes],
+        options: tuple[int, bool, bool, bool],
+        encoded_keys: bytes | None,
+    ) -> None:
+        self.side, self.conn, self.keys = side, conn, keys
+        self.options = options  # max_elements, canonical, batch, careful
+        self.done = 0
+        self.pieces: list[tuple[int, bytes]] = []
+        self.big: list[int] = []  # 1-based indexes into keys
+        self._pending = conn.send(self._request(encoded_keys), 1)
+
+    def _request(self, encoded_keys: bytes | None) -> bytes:
+        rest = self.keys[self.done :]
+        encoded = b"".join(encode_keys(rest)) if encoded_keys is None else encoded_keys
+        return self.side.digest_request(encoded, len(rest), *self.options)
+
+    def result(self) -> DigestCall:
+        """Wait for every piece (sending the follow-up calls a budget split needs)."""
+        while True:
+            blob, big, covered, longest = self.conn.check(self.conn.wait(self._pending)[0])
+            self.side.saw_string(longest)
+            self.pieces.append((covered, blob))
+            self.big.extend(self.done + i for i in big)
+            self.done += covered
+            if self.done >= len(self.keys):
+                return self
+            self._pending = self.conn.send(self._request(None), 1)
+
+    def records(self) -> tuple[bytes, list[int]]:
+        self.result()
+        return b"\n".join(blob for _, blob in self.pieces), self.big
+
+
+def parse_info(text: bytes) -> Info:
+    """INFO's text as {field: value}; keyspace lines (db0:keys=1,expires=0,...) as {field: {name: value}}."""
+    info: Info = {}
+    for line in text.decode(errors="replace").splitlines():
+        name, sep, value = line.partition(":")
+        if not sep or name.startswith("#"):
+            continue
+        if name.startswith("db") and name[2:].isdigit():
+            info[name] = dict(part.partition("=")[::2] for part in value.split(","))
+        else:
+            info[name] = value
+    return info
+
+
+def wait_caught_up(source: redis.Redis, target: redis.Redis, timeout: float) -> bool:
+    """Wait until a replica target has applied the source's current offset; False if not a replica or late."""
+    from migrator.replication import wait_for_catch_up
+
+    if target.info("replication").get("role") != "slave":
+        return False
+    # Replicas usually trail by well under a millisecond: keep the re-check window short.
+    return wait_for_catch_up(source, target, timeout, moving_source=True, poll=0.001).caught_up
