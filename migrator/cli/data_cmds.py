@@ -44,11 +44,11 @@ def _show_verify(report: Any, console: Any) -> None:
         console.print(render.table(title, ["db", "key", "kind", "detail"], rows))
     if report.shards:
         rows = [
-            [s.name, f"{s.source} → {s.target}", s.keys_checked, f"{s.keys_per_s:.0f}", s.missing_on_target,
-             s.extra_on_target, s.value_mismatch, s.ttl_mismatch]
+            [s.name, " ".join(f"{a}-{b}" for a, b in s.slots), s.target, s.keys_checked,
+             f"{s.keys_per_s:.0f}", s.missing_on_target, s.extra_on_target, s.value_mismatch, s.ttl_mismatch]
             for s in report.shards
         ]  # fmt: skip
-        columns = ["shard", "nodes", "keys", "keys/s", "missing", "extra", "value", "TTL"]
+        columns = ["shard", "slots", "target node", "keys", "keys/s", "missing", "extra", "value", "TTL"]
         console.print(render.table("shards", columns, rows))
     console.print(
         f"{'[green]ok' if report.ok else '[red]DIFFERENCES'}[/] {report.source} → {report.target}: "

@@ -178,9 +178,14 @@ def merge(
         target=target_url,
         dbs=[0],
         target_keys_scanned=sum(report.target_keys_scanned for report in reports),
+        target_keys_counted=sum(report.target_keys_counted for report in reports),
         rounds_run=max((report.rounds_run for report in reports), default=1),
         sample=options.get("sample"),
         mismatches_truncated=len(mismatches) > limit or any(r.mismatches_truncated for r in reports),
+        batches={
+            name: sum(report.batches.get(name, 0) for report in reports)
+            for name in sorted({name for report in reports for name in report.batches})
+        },
     )
     merged.shards = [
         ShardCounts(

@@ -48,6 +48,7 @@ QUIET_CHECK = 64  # forward batches between looks at the servers' change counter
 FETCH_LIMIT = 4096
 GETRANGE, GETRANGE_REST = b"*4\r\n$8\r\nGETRANGE\r\n", b"$1\r\n0\r\n" + bulk_strings([FETCH_LIMIT - 1])
 PEXPIRETIME = b"*2\r\n$11\r\nPEXPIRETIME\r\n"
+EXISTS = b"*2\r\n$6\r\nEXISTS\r\n"
 
 
 class PassOwner(Protocol):
@@ -132,7 +133,9 @@ class _Fetch(_Op):
 
     def __init__(self, db_pass: DbPass, keys: list[bytes]) -> None:
         self.keys = keys
-        self.capped = db_pass.owner.source.careful or db_pass.owner.target.careful
+        source, target = db_pass.owner.source, db_pass.owner.target
+        # A cluster node refuses an MGET across slots: per-key GETRANGE instead, as for large strings.
+        self.capped = source.careful or target.careful or source.slot_safe
         encoded = encode_keys(keys)
         if self.capped:
             request, replies = per_key(GETRANGE, encoded, GETRANGE_REST), len(keys)
@@ -281,18 +284,23 @@ class _Records(_Op):
 class _Exists(_Op):
     """Reverse pass: are these target keys on the source? One EXISTS answers the common case."""
 
-    def __init__(self, conn: WireConnection, keys: list[bytes]) -> None:
-        self.conn, self.keys = conn, keys
-        self.pending = conn.send(
-            b"*%d\r\n$6\r\nEXISTS\r\n" % (len(keys) + 1) + b"".join(encode_keys(keys)), 1
-        )
+    def __init__(self, conn: WireConnection, keys: list[bytes], slot_safe: bool = False) -> None:
+        self.conn, self.keys, self.per_key = conn, keys, slot_safe
+        if slot_safe:  # a cluster node counts keys of one slot at a time: ask key by key
+            self.pending = conn.send(per_key(EXISTS, encode_keys(keys)), len(keys))
+        else:
+            head = b"*%d\r\n$6\r\nEXISTS\r\n" % (len(keys) + 1)
+            self.pending = conn.send(head + b"".join(encode_keys(keys)), 1)
 
     def finish(self, db_pass: DbPass) -> None:
         conn = self.conn
-        (count,) = conn.wait(self.pending)
-        if conn.check(count) == len(self.keys):
-            return
-        found = conn.call(per_key(b"*2\r\n$6\r\nEXISTS\r\n", encode_keys(self.keys)), len(self.keys))
+        if self.per_key:
+            found = conn.wait(self.pending)
+        else:
+            (count,) = conn.wait(self.pending)
+            if conn.check(count) == len(self.keys):
+                return
+            found = conn.call(per_key(EXISTS, encode_keys(self.keys)), len(self.keys))
         for key, exists in zip(self.keys, found, strict=True):
             if not conn.check(exists):
                 db_pass.owner.found(db_pass.db, key, EXTRA, "")
@@ -391,7 +399,7 @@ class DbPass:
                 while self.reverse_in_flight < self.depth and reverse.ready:
                     keys = reverse.ready.popleft()
                     self.owner.target_keys_scanned += len(keys)
-                    self.submit(_Exists(exists_conn, keys))
+                    self.submit(_Exists(exists_conn, keys, self.owner.source.slot_safe))
                     self.reverse_in_flight += 1
             if forward.starved and self.forward_in_flight < self.depth:
                 forward.finish()

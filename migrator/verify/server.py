@@ -51,6 +51,10 @@ class Side:
     _control: dict[int, WireConnection] = field(default_factory=dict)
     _script_sha: bytes = b""
     careful: bool = False  # this server holds large strings: size them before reading (digest.lua)
+    cluster: bool = False  # this server runs in cluster mode
+    # Either server of the pair runs in cluster mode: a multi-key command must keep to one slot there
+    # (CROSSSLOT otherwise; even inside a script, Valkey 9 refuses keys of several slots).
+    slot_safe: bool = False
 
     @classmethod
     def open(cls, url: str, role: str) -> Side:
@@ -64,6 +68,7 @@ class Side:
                 Code.UNSUPPORTED_VERSION,
             )
         side._script_sha = bytes(side._call(0, command(b"SCRIPT", b"LOAD", DIGEST_LUA)))
+        side.cluster = str(side.info("cluster").get("cluster_enabled", "0")) == "1"
         return side
 
     def __enter__(self) -> Side:
@@ -159,7 +164,12 @@ class Side:
     ) -> DigestCall:
         """`careful` (default: this server's own) must be the same on both sides for batch digests."""
         careful = self.careful if careful is None else careful
-        return DigestCall(self, conn, keys, (max_elements, canonical, batch, careful), encoded_keys)
+        options = (max_elements, canonical, batch, careful)
+        if self.slot_safe:
+            groups = slot_groups(keys)
+            if len(groups) > 1:
+                return SlottedDigest(self, conn, keys, groups, options)  # type: ignore[return-value]
+        return DigestCall(self, conn, keys, options, encoded_keys)
 
     def digest(
         self, db: int, keys: list[bytes], max_elements: int, canonical: bool = False
@@ -217,6 +227,53 @@ class DigestCall:
     def records(self) -> tuple[bytes, list[int]]:
         self.result()
         return b"\n".join(blob for _, blob in self.pieces), self.big
+
+
+def slot_groups(keys: list[bytes]) -> list[list[int]]:
+    """Indexes of `keys` grouped by slot, groups in order of their first key."""
+    from migrator.topology import key_slot
+
+    groups: dict[int, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key_slot(key), []).append(i)
+    return list(groups.values())
+
+
+class SlottedDigest:
+    """A DigestCall per slot of `keys`, all sent now, read back as one (records in the keys' order).
+
+    Both sides of a pair split the same keys the same way, so batch pieces stay comparable.
+    """
+
+    def __init__(
+        self,
+        side: Side,
+        conn: WireConnection,
+        keys: list[bytes],
+        groups: list[list[int]],
+        options: tuple[int, bool, bool, bool],
+    ) -> None:
+        self.keys, self.groups = keys, groups
+        self.calls = [DigestCall(side, conn, [keys[i] for i in group], options, None) for group in groups]
+        self.pieces: list[tuple[int, bytes]] = []
+        self.big: list[int] = []
+
+    def result(self) -> SlottedDigest:
+        if not self.pieces:
+            for group, call in zip(self.groups, self.calls, strict=True):
+                call.result()
+                self.pieces += call.pieces
+                self.big += [group[i - 1] + 1 for i in call.big]
+        return self
+
+    def records(self) -> tuple[bytes, list[int]]:
+        self.result()
+        ordered: list[bytes] = [b""] * len(self.keys)
+        for group, call in zip(self.groups, self.calls, strict=True):
+            records = b"\n".join(blob for _, blob in call.pieces).split(b"\n")
+            for i, record in zip(group, records, strict=True):
+                ordered[i] = record
+        return b"\n".join(ordered), sorted(self.big)
 
 
 def parse_info(text: bytes) -> Info:

@@ -21,7 +21,7 @@ from migrator.verify.compare import values_equal
 from migrator.verify.passes import BATCH, DbPass
 from migrator.verify.report import EXTRA, KINDS, MISSING, TTL, VALUE, Mismatch, VerifyReport, key_text
 from migrator.verify.server import Side, wait_caught_up
-from migrator.verify.strategy import StrategyChooser
+from migrator.verify.strategy import FETCH, StrategyChooser
 
 if TYPE_CHECKING:
     import redis
@@ -69,6 +69,7 @@ def verify(
             )
         if dbs is None and (source.endpoint.db or target.endpoint.db):
             dbs = [_url_database(source.endpoint.db, target.endpoint.db)]
+        source.slot_safe = target.slot_safe = source.cluster or target.cluster
         return _Verifier(source, target, rounds, ttl_tolerance_ms, sample, max_report, progress).run(dbs)
 
 
@@ -115,7 +116,9 @@ class _Verifier:
         self.findings = 0
         self.may_count_extras = self.sample_below is None
         self.final = rounds == 1
-        self.chooser = StrategyChooser()  # one link for every database: what it learns carries over
+        # One link for every database: what it learns carries over. Batch digests span slots: not on a
+        # cluster node (where a batch is fetched key by key, see passes._Fetch).
+        self.chooser = StrategyChooser((FETCH,)) if source.slot_safe else StrategyChooser()
 
     def run(self, dbs: list[int] | None) -> VerifyReport:
         started = time.monotonic()
