@@ -19,6 +19,7 @@ from migrator.errors import Code, MigratorError
 from migrator.render import ProgressCallback
 from migrator.topology import SlotMap, discover
 from migrator.verify.report import KINDS, ShardCounts, VerifyReport
+from migrator.verify.strategy import STRATEGIES
 
 POLL_SECONDS = 0.1
 
@@ -97,7 +98,10 @@ def verify_shards(
             "drop --dbs (or pass --dbs 0)",
             Code.INVALID_VALUE,
         )
-    context = multiprocessing.get_context("spawn")  # nothing of this process (threads, sockets) is inherited
+    # Forked from a clean server process: nothing of this one (threads, sockets) is inherited, and verify's
+    # modules are imported there once for every later worker.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["migrator.verify.verifier"])
     results: Any = context.Queue()
     counters = [context.Value("q", 0) for _ in pairs]
     workers = [
@@ -182,10 +186,8 @@ def merge(
         rounds_run=max((report.rounds_run for report in reports), default=1),
         sample=options.get("sample"),
         mismatches_truncated=len(mismatches) > limit or any(r.mismatches_truncated for r in reports),
-        batches={
-            name: sum(report.batches.get(name, 0) for report in reports)
-            for name in sorted({name for report in reports for name in report.batches})
-        },
+        # Every strategy named, as for one pair (a cluster node's batches are all fetched: see passes._Fetch).
+        batches={name: sum(report.batches.get(name, 0) for report in reports) for name in STRATEGIES},
     )
     merged.shards = [
         ShardCounts(
