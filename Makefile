@@ -5,13 +5,21 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install servers demo test test-python test-terraform bench lint format clean
+.PHONY: install servers demo test test-fast test-python test-terraform bench lint typecheck format clean constraints
 
-$(STAMP): pyproject.toml
+# The exact versions come from constraints.txt (pyproject.toml keeps ranges for installs beside other tools).
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# Re-pin after changing pyproject.toml's ranges: the newest versions they admit, installed and frozen.
+constraints:
+	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin
+	.venv-pin/bin/pip install -q --disable-pip-version-check '.[dev]'
+	{ sed -n '1,2p' constraints.txt; .venv-pin/bin/pip freeze --exclude-editable | grep -v '^migrator'; } > constraints.new
+	mv constraints.new constraints.txt && rm -rf .venv-pin
 
 # The server matrix: Debian's redis/valkey plus pinned builds in MIGRATOR_CACHE (~/.cache/migrator); no venv needed.
 servers:
@@ -22,10 +30,14 @@ install: $(STAMP) servers
 demo: install
 	$(BIN)/python examples/rehearsal.py
 
-test: install test-python test-terraform
+test: install lint test-python test-terraform
 
 test-python:
 	$(BIN)/python -m pytest -q
+
+# Quick feedback while working: everything but the slow tests (make test still runs those).
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
 
 test-terraform:
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/terraform-check.sh
@@ -36,6 +48,10 @@ bench: install
 lint: $(STAMP)
 	$(BIN)/ruff check migrator tests bench examples
 	$(BIN)/ruff format --check migrator tests bench examples
+
+# mypy: strict on migrator/lifecycle and migrator/verify, checked everywhere else (pyproject.toml).
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format migrator tests bench examples

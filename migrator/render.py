@@ -109,7 +109,11 @@ def fail(err: MigratorError) -> None:
 def progress(description: str, total: int | None = None) -> Iterator[ProgressCallback]:
     """A rich progress bar with ETA on stderr when it is a terminal (and not JSON mode); else a no-op."""
     if is_json() or not sys.stderr.isatty():
-        yield lambda advance, new_total=None: None
+
+        def ignore(advance: int, new_total: int | None = None) -> None:
+            return None
+
+        yield ignore
         return
     from rich.progress import (
         BarColumn,

@@ -67,12 +67,35 @@ if [ -n "${FAKE_PROVIDER_PYTHON:-}" ]; then
   echo "    provider: tf-offline schema-only hashicorp/aws (nothing talks to AWS)"
 else
   offline=0
-  echo "    provider: downloaded by terraform init (real hashicorp/aws)"
 fi
 export TF_IN_AUTOMATION=1 TF_INPUT=0
 tf() { "$TERRAFORM" "$@"; }
 # tf-offline's own directory (its fake provider and schema converter), when that is the terraform in use.
 tf_offline=$(cd "$(dirname "$TERRAFORM")/.." && pwd)
+
+# What this machine cannot have is skipped with one line saying how to enable it; CI sets
+# MIGRATOR_NO_SKIPS=1 (.ci/run), which turns any skip into a failure.
+skipped=()
+skip() {
+  printf '    SKIPPED: %s — %s\n' "$1" "$2"
+  skipped+=("$1 ($2)")
+}
+NO_PROVIDER='no hashicorp/aws provider (tf-offline is not set up and registry.terraform.io is unreachable); enable: eval "$(bash ../shared/tools/tf-offline/setup)", or give this machine the registry'
+provider_ok=1
+if [ "$offline" -eq 0 ]; then
+  mkdir -p "$work/probe"
+  printf 'terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws" }\n  }\n}\n' >"$work/probe/main.tf"
+  if timeout 180 "$TERRAFORM" -chdir="$work/probe" init -backend=false -input=false -no-color >/dev/null 2>&1; then
+    echo "    provider: downloaded by terraform init (real hashicorp/aws)"
+  else
+    provider_ok=0
+    echo "    provider: none — $NO_PROVIDER"
+  fi
+fi
+# provider_step NAME CMD...: run_step when a provider can be had, else skip saying how to get one.
+provider_step() {
+  if [ "$provider_ok" -eq 1 ]; then run_step "$@"; else skip "$1" "no AWS provider, see the terraform binary section"; fi
+}
 
 # --------------------------------------------------------------------------------------------------------
 section "terraform fmt -check -recursive terraform examples/aws-basic"
@@ -92,8 +115,8 @@ copy_tree "$work"
 # --------------------------------------------------------------------------------------------------------
 for dir in terraform terraform/modules/migrator examples/aws-basic; do
   section "terraform init -backend=false + validate: $dir"
-  run_step "init $dir" quiet tf -chdir="$work/$dir" init -backend=false -input=false -no-color
-  run_step "validate $dir" tf -chdir="$work/$dir" validate -no-color
+  provider_step "init $dir" quiet tf -chdir="$work/$dir" init -backend=false -input=false -no-color
+  provider_step "validate $dir" tf -chdir="$work/$dir" validate -no-color
 done
 
 # --------------------------------------------------------------------------------------------------------
@@ -121,7 +144,7 @@ run_step "root == modules/migrator interface" interface
 
 # --------------------------------------------------------------------------------------------------------
 section "terraform test (terraform/tests/*.tftest.hcl, mock provider)"
-run_step "terraform test" tf -chdir="$work/terraform" test -no-color
+provider_step "terraform test" tf -chdir="$work/terraform" test -no-color
 
 # --------------------------------------------------------------------------------------------------------
 section "provider bound: hashicorp/aws $PROVIDER_BOUND in every versions.tf"
@@ -137,7 +160,7 @@ bounds() {
   done
   return "$missing"
 }
-run_step "bounds in every versions.tf" bounds
+provider_step "bounds in every versions.tf" bounds
 
 # A filesystem mirror that offers the fake provider as several releases: Terraform must pick the newest
 # release inside the bound, refuse a mirror with only 5.72.0 and 7.0.0, and accept 5.73.0 alone.
@@ -232,7 +255,7 @@ else
     printf 'terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n      version = "%s"\n    }\n  }\n}\n' "$PROVIDER5_VERSION" >"$work/p5/terraform/versions_override.tf"
     quiet tf -chdir="$work/p5/terraform" init -backend=false -input=false -no-color && tf -chdir="$work/p5/terraform" test -no-color
   }
-  run_step "terraform test against hashicorp/aws $PROVIDER5_VERSION" provider5_tests
+  provider_step "terraform test against hashicorp/aws $PROVIDER5_VERSION" provider5_tests
 fi
 
 # --------------------------------------------------------------------------------------------------------
@@ -276,7 +299,7 @@ PY
   }
   run_step "examples/aws-basic applies" example_apply
 else
-  echo "    skipped: needs AWS credentials with a real provider (runs with tf-offline)"
+  skip "plan/apply/output/destroy" 'needs tf-offline'"'"'s provider (a real one would create AWS resources); enable: eval "$(bash ../shared/tools/tf-offline/setup)"'
 fi
 
 # --------------------------------------------------------------------------------------------------------
@@ -302,7 +325,7 @@ user_data_lint() {
     printf '    %-10s %5d bytes: bash -n and shellcheck clean\n' "${variant%%:*}" "$(wc -c <"$work/user-data-${variant%%:*}.sh")"
   done
 }
-run_step "user data lint" user_data_lint
+provider_step "user data lint" user_data_lint
 
 # --------------------------------------------------------------------------------------------------------
 section "tf-schema-check terraform/ (hashicorp/aws 6.69.1 schema)"
@@ -310,7 +333,7 @@ schema_check="$repo/../shared/tools/tf-schema-check"
 if [ -f "$schema_check" ] && python3 -c "import hcl2" >/dev/null 2>&1; then
   run_step "tf-schema-check" python3 "$schema_check" terraform/ examples/aws-basic/
 else
-  echo "    skipped: ../shared/tools/tf-schema-check or python-hcl2 not available"
+  skip "tf-schema-check" "needs ../shared/tools/tf-schema-check beside this clone and python-hcl2 (pip install python-hcl2)"
 fi
 
 # --------------------------------------------------------------------------------------------------------
@@ -326,6 +349,14 @@ done
 
 # --------------------------------------------------------------------------------------------------------
 section "summary"
+if [ ${#skipped[@]} -gt 0 ]; then
+  printf '    %d step(s) skipped (this machine cannot run them):\n' "${#skipped[@]}"
+  printf '      - %s\n' "${skipped[@]}"
+  [ "$provider_ok" -eq 1 ] || echo "    to run them: $NO_PROVIDER"
+  if [ "${MIGRATOR_NO_SKIPS:-}" = 1 ]; then
+    fail "MIGRATOR_NO_SKIPS=1 (CI): every step must run, ${#skipped[@]} were skipped"
+  fi
+fi
 if [ ${#failures[@]} -gt 0 ]; then
   printf '    %d step(s) failed in %ss:\n' "${#failures[@]}" $((SECONDS - started)) >&2
   printf '      - %s\n' "${failures[@]}" >&2

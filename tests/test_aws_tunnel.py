@@ -79,10 +79,22 @@ def test_argv_forwards_both_servers_through_the_endpoint(tmp_path: Path) -> None
         "127.0.0.1:16379:127.0.0.1:6379",
         "-L",
         "127.0.0.1:16380:migrator.abc123.ng.0001.use1.cache.amazonaws.com:6379",
+        # The module runs the Valkey 9 bridge on the host (outputs bridge_port 6380): forwarded too.
+        "-L",
+        "127.0.0.1:16381:127.0.0.1:6380",
         "ec2-user@i-0123456789abcdef0",
     ]
     assert shlex.split(proxy)[0] == "/opt/aws cli/aws"  # the shell ssh runs ProxyCommand with sees one word
     assert (spec.source_url, spec.target_url) == ("redis://127.0.0.1:16379", "redis://127.0.0.1:16380")
+    assert spec.bridge_port == 16381
+
+
+def test_without_a_bridge_nothing_is_forwarded_to_it(tmp_path: Path) -> None:
+    outputs = {k: v for k, v in OUTPUT_VALUES.items() if k != "bridge_port"}  # null outputs are omitted
+    spec = tunnel.build(
+        outputs, "us-east-1", ssh="ssh", aws="aws", key_file=tmp_path / "k", known_hosts=tmp_path / "h"
+    )
+    assert spec.bridge_port is None and not any(":6380" in arg for arg in spec.argv)
 
 
 def test_argv_needs_the_outputs(tmp_path: Path) -> None:

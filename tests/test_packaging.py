@@ -1,7 +1,8 @@
-"""`pip install .` into a clean venv gives a working `migrator` (dependencies and data files)."""
+"""`pipx install .` gives a working `migrator` (dependencies from the ranges, data files, the module)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,17 +13,24 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_pip_install_gives_a_working_console_script(tmp_path: Path) -> None:
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+def test_pipx_install_gives_a_working_console_script(tmp_path: Path) -> None:
+    """As the README says to install it: `pipx install .`, the ranges of pyproject.toml resolved by pip."""
+    env = {
+        **os.environ,
+        "PIPX_HOME": str(tmp_path / "pipx"),
+        "PIPX_BIN_DIR": str(tmp_path / "bin"),
+        "PIPX_MAN_DIR": str(tmp_path / "man"),
+    }
     install = subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(REPO)],
+        [sys.executable, "-m", "pipx", "install", str(REPO)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env=env,
     )
     assert install.returncode == 0, install.stderr[-3000:]
-    helped = subprocess.run([str(venv / "bin" / "migrator"), "--help"], capture_output=True, text=True)
+    venv = tmp_path / "pipx" / "venvs" / "migrator"
+    helped = subprocess.run([str(tmp_path / "bin" / "migrator"), "--help"], capture_output=True, text=True)
     assert helped.returncode == 0, helped.stderr
     assert "migrate" in helped.stdout
 

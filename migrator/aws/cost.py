@@ -6,6 +6,7 @@ PRICES_AS_OF with the table. Prices are on-demand, us-east-1, USD, Linux, from t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from migrator.errors import Code, MigratorError
@@ -121,7 +122,7 @@ class CostEstimate:
         }
 
 
-def _unknown(kind: str, name: str, known: dict[str, object]) -> MigratorError:
+def _unknown(kind: str, name: str, known: Mapping[str, object]) -> MigratorError:
     return MigratorError(
         f"no price for {kind} {name!r} in the table ({PRICES_AS_OF})",
         f"use one of: {', '.join(sorted(known))}",

@@ -256,7 +256,8 @@ def up(workspace: Workspace, request: UpRequest) -> EnvironmentStatus:
         )
         current.add_event(f"terraform apply: {summary.sentence()}")
 
-    state = workspace.update(record, new=lambda: state)
+    fresh = state
+    state = workspace.update(record, new=lambda: fresh)
     if request.no_wait_host:
         return status_from_outputs(state)
     # A host already seen built stays built (its log may have aged out of CloudWatch since).

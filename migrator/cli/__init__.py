@@ -43,7 +43,7 @@ class MigratorGroup(TyperGroup):
         self._argv = tuple(args)
         return super().make_context(info_name, args, parent=parent, **extra)
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except MigratorError as err:

@@ -47,7 +47,7 @@ def _status_renderables(status: MigrationStatus) -> list[Any]:
     out: list[Any] = [f"state: [bold]{status.state}[/bold]"]
     link = status.link
     if link is not None:
-        rows = [
+        rows: list[list[Any]] = [
             ["master_link_status", link.master_link_status],
             ["sync in progress", link.sync_in_progress],
             [
@@ -72,7 +72,7 @@ def _status_renderables(status: MigrationStatus) -> list[Any]:
             rows += _detail_rows(details)
         out.append(render.table("replication link", ["", ""], rows))
         if status.shards:
-            shard_rows = [
+            shard_rows: list[list[Any]] = [
                 [s.name, " ".join(f"{a}-{b}" for a, b in s.slots), s.target_url]
                 + (
                     [s.link.master_link_status, s.link.lag_bytes if s.link.lag_bytes is not None else "-"]

@@ -100,8 +100,11 @@ class MigrationBackend(Protocol):
     """The mechanism of one target. Every method is small; none raises for a rule (the engine does)."""
 
     kind: str
-    # Seconds between control-plane polls (ElastiCache's own waiters poll every 15 s).
-    poll_seconds: float
+
+    @property
+    def poll_seconds(self) -> float:
+        """Seconds between control-plane polls (ElastiCache's own waiters poll every 15 s)."""
+        ...
 
     def current_state(self) -> MigrationState:
         """The truth about the migration (ElastiCache: the group's status; locally: the workspace)."""

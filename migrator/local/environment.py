@@ -115,7 +115,8 @@ class LocalEnvironment:
                 shutil.rmtree(workspace.path)
             return {"stopped": [], "message": "nothing to stop"}
         _refuse_foreign(workspace, state)
-        stopped, stale = [], []
+        stopped: list[str] = []
+        stale: list[str] = []
         for role, record in state.servers.items():
             if record.pid is None:
                 continue  # recorded, never started (a bridge not used yet)
