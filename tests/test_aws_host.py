@@ -14,7 +14,7 @@ from tests.fake_terraform.fixtures import HOST_BUILT, OUTPUT_VALUES, stubbed, wr
 
 __all__ = ["stubbed"]
 
-FATAL = 'user-data: FATAL: sha256 of /usr/local/src/redis-7.4.6.tar.gz does not match the pinned 73b9…'
+FATAL = "user-data: FATAL: sha256 of /usr/local/src/redis-7.4.6.tar.gz does not match the pinned 73b9…"
 
 
 @pytest.fixture
@@ -74,7 +74,10 @@ def test_a_failed_build_is_the_fatal_line_with_where_the_log_is(moto: None) -> N
 
 def _console(lines: list[str]) -> dict[str, Any]:
     text = "\n".join(f"[  1.0] cloud-init[1]: {line}" for line in lines)
-    return {"InstanceId": OUTPUT_VALUES["redis_instance_id"], "Output": base64.b64encode(text.encode()).decode()}
+    return {
+        "InstanceId": OUTPUT_VALUES["redis_instance_id"],
+        "Output": base64.b64encode(text.encode()).decode(),
+    }
 
 
 def test_without_logs_permission_the_console_output_tells(stubbed: Callable[[str], Any]) -> None:
@@ -83,7 +86,7 @@ def test_without_logs_permission_the_console_output_tells(stubbed: Callable[[str
     logs.add_client_error("filter_log_events", "AccessDeniedException", "not authorized", 400)
     ec2.add_response(
         "get_console_output",
-        _console(["user-data: start x", "user-data: FATAL: \"dnf install -y\" failed with exit status 1"]),
+        _console(["user-data: start x", 'user-data: FATAL: "dnf install -y" failed with exit status 1']),
         {"InstanceId": "i-0123456789abcdef0", "Latest": True},
     )
     verdict = host.HostLog(OUTPUT_VALUES, "us-east-1").poll()
@@ -102,7 +105,9 @@ def test_neither_copy_readable_is_access_denied(stubbed: Callable[[str], Any]) -
 
 
 def test_no_verdict_in_time_is_a_timeout_with_the_last_line(moto: None) -> None:
-    write_host_log(["user-data: start x", "user-data: attempt 3 of 'dnf install -y …' failed; retrying in 10 s"])
+    write_host_log(
+        ["user-data: start x", "user-data: attempt 3 of 'dnf install -y …' failed; retrying in 10 s"]
+    )
     now = iter(range(0, 1000, 5))
     advanced: list[int] = []
     with pytest.raises(MigratorError) as err:

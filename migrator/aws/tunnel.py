@@ -401,7 +401,8 @@ def _wait_connected(keeper: subprocess.Popen[bytes], directory: Path) -> None:
     deadline = time.monotonic() + limit
     log = str(directory / "tunnel.log")
     while True:
-        if keeper_status(log).get("state") == "open":
+        # `reconnecting` is only ever said after a first connection: that one was up, so was the tunnel.
+        if keeper_status(log).get("state") in ("open", "reconnecting"):
             return
         code = keeper.poll()
         if code is not None:

@@ -94,7 +94,7 @@ HOST_BUILT = [
 ]
 
 
-def write_host_log(lines: list[str], outputs: dict[str, Any] | None = None, region: str = "us-east-1") -> None:
+def write_host_log(lines: list[str], outputs: dict[str, Any] | None = None) -> None:
     """Append lines to the host's user-data stream in (moto's) CloudWatch Logs, as the host's agent would."""
     import contextlib
     import time
@@ -102,7 +102,7 @@ def write_host_log(lines: list[str], outputs: dict[str, Any] | None = None, regi
     import boto3
 
     values = outputs or OUTPUT_VALUES
-    logs = boto3.client("logs", region_name=region)
+    logs = boto3.client("logs", region_name="us-east-1")
     group, stream = values["redis_source_log_group"], values["redis_source_log_stream"]
     with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_group(logGroupName=group)
