@@ -29,9 +29,9 @@ from migrator.cli import app
 from migrator.errors import Code, MigratorError
 from migrator.local.processes import free_port
 from migrator.state import AwsRecord, HostRecord, State, TunnelForward, TunnelRecord, Workspace
-from tests.fake_terraform.fixtures import OUTPUT_VALUES, stubbed
+from tests.fake_terraform.fixtures import OUTPUT_VALUES, moto_server, stubbed
 
-__all__ = ["stubbed"]
+__all__ = ["moto_server", "stubbed"]
 
 FAKE_SSH = """#!/usr/bin/python3
 # Like `ssh -N -L ...`: runs the ProxyCommand through the shell, listens on every -L forward, and ends
@@ -195,14 +195,8 @@ def test_aws_cli_2_12_is_enough(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 
 # ---- a real keeper process against fake ssh/aws ----------------------------------------------------------
 @pytest.fixture
-def aws_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+def aws_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moto_server: str) -> Iterator[Workspace]:
     """An aws workspace, the fake tools on PATH, SendSSHPublicKey answered by moto on loopback."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("PATH", f"{tools(tmp_path / 'bin')}{os.pathsep}/usr/bin{os.pathsep}/bin")
     monkeypatch.setattr(tunnel, "RECONNECT_FIRST_DELAY", 0.05)
     ws = Workspace(tmp_path / ".migrator")
@@ -211,7 +205,6 @@ def aws_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspa
     record = (ws.load() or State()).aws.tunnel
     if record is not None:  # a failed test must not leave its keeper running
         tunnel.close(ws, ws.require())
-    server.stop()
 
 
 def invoke(*args: str) -> Any:

@@ -423,8 +423,6 @@ def _stop_group(pid: int, group: bool) -> None:
         send(pid, signal.SIGTERM)
     deadline = time.monotonic() + CLOSE_SECONDS
     while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)  # our own child (a foreground tunnel): reap it
         if not _group_alive(pid, group):
             return
         time.sleep(0.05)
@@ -439,18 +437,20 @@ def _group_alive(pid: int, group: bool) -> bool:
         return False
     except PermissionError:
         return True
-    if not group or not Path("/proc/self/stat").exists():
-        return True
+    if not Path("/proc/self/stat").exists():
+        return True  # no procfs: whatever answers a signal counts as alive
+    if not group:
+        return _in_group(pid, None)
     return any(_in_group(int(p.name), pid) for p in Path("/proc").iterdir() if p.name.isdigit())
 
 
-def _in_group(pid: int, group: int) -> bool:
-    """A live (not zombie) member of `group`; zombies stay until their parent reaps them."""
+def _in_group(pid: int, group: int | None) -> bool:
+    """A live (not zombie) process, in `group` when one is given; a zombie waits for its parent to reap it."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
     except OSError:
         return False
-    return fields[0] != "Z" and int(fields[2]) == group
+    return fields[0] != "Z" and (group is None or int(fields[2]) == group)
 
 
 def open_tunnel(

@@ -111,3 +111,23 @@ def write_host_log(lines: list[str], outputs: dict[str, Any] | None = None) -> N
     now = int(time.time() * 1000)
     events = [{"timestamp": now + i, "message": line} for i, line in enumerate(lines)]
     logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+
+@pytest.fixture
+def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto as a server on loopback, for AWS calls made by other processes (the tunnel's keeper).
+
+    Child processes inherit AWS_ENDPOINT_URL (botocore >= 1.31 honours it); in-process moto could not
+    answer them, and without it they would try AWS itself.
+    """
+    from moto.server import ThreadedMotoServer
+
+    from migrator.local.processes import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    yield url
+    server.stop()
