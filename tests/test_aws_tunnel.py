@@ -438,6 +438,38 @@ def test_status_verify_complete_report_a_dropped_tunnel_in_one_line(
     assert "tunnel: dropped" in invoke("status").stdout
 
 
+def test_a_reconnecting_tunnel_is_waited_for_then_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keeper lives but nothing listens (the endpoint's hourly cut): commands wait for the reconnect."""
+    import socket
+    import threading
+
+    keeper = subprocess.Popen(["sleep", "60"], start_new_session=True)  # leads its own group, as the keeper
+    port = free_port(count=2)
+    forwards = [
+        TunnelForward("source", port, "127.0.0.1", 6379),
+        TunnelForward("target", port + 1, "t", 6379),
+    ]
+    record = TunnelRecord(
+        keeper.pid, port, port + 1, tunnel._start_time(keeper.pid), forwards=forwards, process_group=True
+    )
+    state = State(target_kind="aws", aws=AwsRecord(tunnel=record))
+    back: list[socket.socket] = []
+    threading.Timer(0.5, lambda: back.append(socket.create_server(("127.0.0.1", port)))).start()
+    try:
+        assert tunnel.health(state).state == "dropped"  # `migrator status` reports without waiting
+        assert tunnel.tunnel_url(state, "source") == f"redis://127.0.0.1:{port}"
+        back.pop().close()
+        monkeypatch.setattr(tunnel, "RECONNECT_WAIT_SECONDS", 0.3)
+        with pytest.raises(MigratorError) as err:
+            tunnel.tunnel_url(state, "source")
+        assert err.value.code == Code.TUNNEL_DROPPED and "reconnects by itself" in err.value.hint
+    finally:
+        keeper.kill()
+        keeper.wait()
+
+
 def test_a_tunnel_lost_after_the_cut_over_skips_the_verify(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -46,6 +46,8 @@ RECONNECT_MAX_DELAY = 30.0
 RECONNECT_ATTEMPTS = 8
 RECONNECT_STABLE_SECONDS = 60.0
 CLOSE_SECONDS = 5.0
+# A command that needs the tunnel while its keeper reconnects (the hourly cut) waits this long for it.
+RECONNECT_WAIT_SECONDS = 15.0
 AWS_CLI_HINT = (
     "install AWS CLI v2 >= 2.12 (https://docs.aws.amazon.com/cli/latest/userguide/"
     "getting-started-install.html); it provides `aws ec2-instance-connect open-tunnel`"
@@ -191,26 +193,39 @@ def keeper_status(log: str | None) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def health(state: State) -> TunnelHealth:
-    """Is the recorded tunnel there? Open only when its process lives and its forwards listen."""
+def health(state: State, wait: float = 0.0) -> TunnelHealth:
+    """Is the recorded tunnel there? Open only when its process lives and its forwards listen.
+
+    With `wait`, a keeper that is reconnecting gets that many seconds to bring the forwards back.
+    """
     record = state.aws.tunnel
     if record is None:
         return TunnelHealth("closed")
     forwards = recorded_forwards(record)
+    deadline = time.monotonic() + wait
+    while True:
+        if not _is_tunnel(record):
+            said = keeper_status(record.log).get("message")
+            detail = f"its process {record.pid} has ended" + (f" ({said})" if said else "")
+            return TunnelHealth("dropped", detail, forwards, log=record.log)
+        if any(_listening(f.local_port) for f in forwards):
+            return TunnelHealth("open", "", forwards, log=record.log)
+        if not record.process_group or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
     said = keeper_status(record.log).get("message")
-    if not _is_tunnel(record):
-        detail = f"its process {record.pid} has ended" + (f" ({said})" if said else "")
-        return TunnelHealth("dropped", detail, forwards, log=record.log)
-    if not any(_listening(f.local_port) for f in forwards):
-        ports = ", ".join(str(f.local_port) for f in forwards)
-        detail = f"nothing listens on 127.0.0.1:{ports}" + (f" ({said})" if said else "")
-        return TunnelHealth("dropped", detail, forwards, reconnecting=record.process_group, log=record.log)
-    return TunnelHealth("open", "", forwards, log=record.log)
+    ports = ", ".join(str(f.local_port) for f in forwards)
+    detail = f"nothing listens on 127.0.0.1:{ports}" + (f" ({said})" if said else "")
+    return TunnelHealth("dropped", detail, forwards, reconnecting=record.process_group, log=record.log)
 
 
 def tunnel_url(state: State, name: str) -> str | None:
-    """The named forward's local URL through an open tunnel; None without one; TunnelDropped if dropped."""
-    found = health(state)
+    """The named forward's local URL through an open tunnel; None without one; TunnelDropped if dropped.
+
+    A reconnecting tunnel (the endpoint's hourly cut) is waited for, so `migrate status --watch` and a
+    `complete` started at that moment carry on once it is back.
+    """
+    found = health(state, wait=RECONNECT_WAIT_SECONDS)
     if found.state == "dropped":
         raise found.error()
     forward = next((f for f in found.forwards if f.name == name), None)
@@ -463,9 +478,9 @@ def open_tunnel(
 ) -> TunnelSpec:
     """Open the tunnel; in the foreground it lasts until interrupted, in the background until `--close`."""
     found = health(state)
-    if found.state == "open":
+    if found.state == "open" or found.reconnecting:
         raise MigratorError(
-            "a tunnel is already open for this workspace",
+            "a tunnel is already open for this workspace" + (" (reconnecting)" if found.reconnecting else ""),
             "close it with `migrator tunnel --close`",
             Code.TUNNEL_OPEN,
         )
