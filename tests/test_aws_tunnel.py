@@ -506,3 +506,18 @@ def test_the_region_falls_back_to_the_module_output_then_fails_clearly(
     monkeypatch.delenv("AWS_REGION", raising=False)
     with pytest.raises(MigratorError, match="no AWS region"):
         _region(State(target_kind="aws"))
+
+
+def test_status_shows_the_version_the_source_reports_through_the_tunnel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: Any, target: Any
+) -> None:
+    from tests.aws_sim import SimulatedElastiCache, install, tunnelled_workspace
+
+    tunnelled_workspace(tmp_path / ".migrator", source.port, target.port)
+    install(monkeypatch, SimulatedElastiCache())
+    document = json.loads(invoke("status", "-o", "json").stdout)
+    running = source.client().info("server")["redis_version"]
+    assert running != OUTPUT_VALUES["redis_version"]  # the test servers are not the module's 7.4.6
+    assert document["source"]["version"] == running
+    assert document["source"]["version_from"] == "INFO through the tunnel"
+    assert document["migration"]["tunnel"]["state"] == "open"

@@ -275,7 +275,7 @@ def _wait_for_host(workspace: Workspace, state: State, timeout: float, request: 
 
     log = HostLog(state.aws.outputs, state.aws.region)
     advance: ProgressCallback | None
-    with _stage(request, "Redis host build (user data)", int(timeout)) as advance:
+    with _stage(request, "Redis host build (seconds waited for its verdict)", int(timeout)) as advance:
         verdict = wait_for_build(log, timeout, progress=advance)
 
     def remember(current: State) -> None:

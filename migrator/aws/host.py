@@ -55,7 +55,8 @@ class HostVerdict:
         return MigratorError(
             f"the Redis source host {self.instance_id} failed to build: {self.line}",
             f"the whole log: {self.location}; fix the cause (e.g. redis_version / redis_source_sha256) "
-            "and run `migrator up` again, which rebuilds the host",
+            "and run `migrator up` again, which rebuilds the host (after a passing fault, e.g. a package "
+            "mirror, rerun the idempotent build on it: sudo bash /var/lib/cloud/instance/scripts/part-001)",
             Code.HOST_BUILD_FAILED,
         )
 
