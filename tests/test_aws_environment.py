@@ -147,6 +147,7 @@ def test_plan_shows_the_summary_and_records_nothing(
         "change": 1,
         "destroy": 0,
         "resources": ["aws_thing.r0", "aws_thing.r1"],
+        "replaced": [],
     }
     assert "-var=region=eu-west-1" in fake_tf.argv("plan")
     assert not workspace(tmp_path).exists()
@@ -375,6 +376,17 @@ def test_the_replace_question_is_asked_even_under_auto_approve(
     assert len(asked) == 1 and asked[0].startswith("WARNING: the plan REPLACES")
     assert "aws_elasticache_replication_group.this, the ElastiCache target group" in asked[0]
     assert "user_data changed: cannot be updated in place" in asked[0] and "Apply?" in asked[0]
+
+
+def test_migrator_plan_names_what_it_replaces(
+    fake_tf: FakeTerraform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _replacing_plan(tmp_path, monkeypatch)
+    document = json.loads(run("plan", "-o", "json").stdout)
+    assert document["replaced"] == [
+        {"address": HOST, "type": "aws_instance", "reason": "user_data changed: cannot be updated in place"}
+    ]
+    assert f"replaces {HOST} (user_data changed: cannot be updated in place)" in run("plan").stdout
 
 
 def test_replacing_anything_else_is_an_ordinary_plan(

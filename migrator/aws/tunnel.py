@@ -108,9 +108,6 @@ class TunnelSpec:
     def target_url(self) -> str:
         return self.url("target") or ""
 
-    def describe(self) -> dict[str, Any]:
-        return {**asdict(self), "source_url": self.source_url, "target_url": self.target_url}
-
 
 def _alive(pid: int | None) -> bool:
     if not pid:

@@ -42,6 +42,8 @@ def _aws_state(ws: Workspace) -> State:
 
 def _show_plan(summary: Any, console: Any) -> None:
     console.print(f"Plan: {summary.sentence()}.")
+    for replaced in summary.replaced:
+        console.print(f"replaces {replaced.sentence()}", soft_wrap=True, markup=False)
     for address in summary.resources[:40]:
         console.print(f"  {address}")
     if len(summary.resources) > 40:
@@ -95,6 +97,10 @@ def register(app: typer.Typer, *_: typer.Typer) -> None:
             "change": summary.change,
             "destroy": summary.destroy,
             "resources": summary.resources,
+            # Destroyed and created again (a new id, the data gone): `up` guards the host and the group.
+            "replaced": [
+                {"address": r.address, "type": r.resource_type, "reason": r.reason} for r in summary.replaced
+            ],
         }
         render.emit(document, lambda console: _show_plan(summary, console))
 
