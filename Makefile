@@ -5,7 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install servers demo test test-fast test-python test-terraform bench lint typecheck format clean constraints
+.PHONY: install servers demo demo-seed test test-fast test-python test-terraform bench lint typecheck format clean \
+	constraints
 
 # The exact versions come from constraints.txt (pyproject.toml keeps ranges for installs beside other tools).
 $(STAMP): pyproject.toml constraints.txt
@@ -29,6 +30,10 @@ install: $(STAMP) servers
 
 demo: install
 	$(BIN)/python examples/rehearsal.py
+
+# The architecture's pair: Redis 7.4 → Valkey 8.1 (ElastiCache's "8.2"), refused directly (RDB 12), through the bridge.
+demo-seed: install
+	$(BIN)/python examples/rehearsal.py --source-version 7.4 --target-version 8.1 --bridge
 
 test: install lint test-python test-terraform
 

@@ -1,11 +1,17 @@
-"""The whole local rehearsal, as `make demo` runs it: every step is a real `migrator` command.
+"""The whole local rehearsal, as `make demo` and `make demo-seed` run it: each step a real `migrator` command.
 
 up → load → preflight → start --wait → live writes (ledger) → status → verify → complete --pause-writes
 → down. Re-runnable: it clears its own workspace first. Prints a summary table at the end.
+
+`make demo` rehearses Debian's pair (Redis 7.0 → Valkey 8.0). `make demo-seed` rehearses the architecture's
+(`--source-version 7.4 --target-version 8.1 --bridge`: Redis 7.4 → Valkey 8.1, what ElastiCache's "8.2"
+runs): its RDB 12 cannot sync directly, so preflight fails and `start --wait` refuses in one line, both as
+predicted, and the migration goes through a Valkey 9 bridge instead.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -21,8 +27,8 @@ MIGRATOR = [sys.executable, "-m", "migrator", "--workspace", str(WORKSPACE)]
 summary: list[tuple[str, float, str]] = []
 
 
-def step(title: str, *args: str, json_result: bool = False) -> dict | None:
-    """Run one command the way a user would, show its output, stop the rehearsal on failure."""
+def step(title: str, *args: str, json_result: bool = False, expect: int = 0) -> dict | None:
+    """Run one command the way a user would, show its output, stop the rehearsal unless it exits `expect`."""
     print(f"\n\033[1m$ migrator {' '.join(args)}\033[0m", flush=True)
     begun = time.monotonic()
     argv = [*MIGRATOR, *args, *(["--output", "json"] if json_result else [])]
@@ -32,11 +38,12 @@ def step(title: str, *args: str, json_result: bool = False) -> dict | None:
     if json_result and proc.stdout:
         document = json.loads(proc.stdout)
         print(json.dumps(document, indent=2)[:2000])
-    summary.append((title, seconds, "ok" if proc.returncode == 0 else f"exit {proc.returncode}"))
-    if proc.returncode != 0:
+    outcome = f"exit {proc.returncode}" + (", as predicted" if expect and proc.returncode == expect else "")
+    summary.append((title, seconds, "ok" if proc.returncode == 0 else outcome))
+    if proc.returncode != expect:
         print_summary()
         subprocess.run([*MIGRATOR, "down"], check=False)
-        sys.exit(f"rehearsal stopped: `migrator {' '.join(args)}` exited {proc.returncode}")
+        sys.exit(f"rehearsal stopped: `migrator {' '.join(args)}` exited {proc.returncode}, not {expect}")
     return document
 
 
@@ -46,13 +53,41 @@ def print_summary() -> None:
         print(f"  {title:<50} {seconds:6.2f}s  {result}")
 
 
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source-version", help="Redis from the server matrix (7.0, 7.4); default: Debian's")
+    parser.add_argument(
+        "--target-version", help="Valkey from the server matrix (8.0, 8.1, 9.1); default: Debian's"
+    )
+    parser.add_argument(
+        "--bridge",
+        action="store_true",
+        help="migrate through a Valkey 9 bridge (after the direct start is refused)",
+    )
+    return parser.parse_args()
+
+
 def main() -> None:
+    options = arguments()
+    versions = [
+        *(["--source-version", options.source_version] if options.source_version else []),
+        *(["--target-version", options.target_version] if options.target_version else []),
+    ]
     subprocess.run([*MIGRATOR, "down", "--purge", "--auto-approve"], check=True, stdout=subprocess.DEVNULL)
     begun = time.monotonic()
-    step("up: redis-server source + valkey-server target", "up")
+    source, target = options.source_version or "(Debian)", options.target_version or "(Debian)"
+    pair = f"redis {source} source + valkey {target} target"
+    step(f"up: {pair}", "up", *versions)
     step(f"load {KEYS} keys of every type into the source", "load", "--keys", str(KEYS), "--dbs", "0,1")
-    step("preflight", "migrate", "preflight")
-    step("start --wait (initial sync)", "migrate", "start", "--wait")
+    if options.bridge:
+        # The pair's RDB format cannot sync directly: preflight says so, and start refuses before any change.
+        step("preflight (rdb_format fails: predicted)", "migrate", "preflight", expect=1)
+        step("start --wait (refused in one line)", "migrate", "start", "--wait", expect=2)
+        step("preflight --bridge (source → bridge → target)", "migrate", "preflight", "--bridge")
+        step("start --bridge --wait (both hops' initial sync)", "migrate", "start", "--bridge", "--wait")
+    else:
+        step("preflight", "migrate", "preflight")
+        step("start --wait (initial sync)", "migrate", "start", "--wait")
 
     ledger = WORKSPACE / "ledger.jsonl"
     print(

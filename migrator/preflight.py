@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from migrator import versions
-from migrator.endpoints import README_PREREQS, connect, parse_url
+from migrator.endpoints import README_PREREQS, Endpoint, connect, parse_url
 from migrator.errors import Code, MigratorError
 from migrator.lifecycle.results import FAIL, OK, WARN, Check
 
@@ -34,10 +34,14 @@ class ServerFacts:
     cluster_enabled: bool
     role: str
     protected_mode: str | None
-    # Keys with hash-field TTLs (Redis 7.4's HEXPIRE family; INFO keyspace `subexpiry`) and loaded modules:
-    # what a Valkey bridge cannot carry.
+    # Keys with hash-field TTLs (Redis 7.4's HEXPIRE family; INFO keyspace `subexpiry`), small hashes still
+    # encoded `listpackex` (a field TTL was set on them once) and loaded modules: what a Valkey bridge (or a
+    # relaxed Valkey 9 target) cannot load.
     hash_field_ttls: int = 0
     modules: tuple[str, ...] = ()
+    listpack_ex_hashes: int = 0
+    # Valkey 8.1+'s `rdb-version-check` ("strict" | "relaxed"); None where the setting does not exist.
+    rdb_version_check: str | None = None
 
 
 SourceFacts = ServerFacts
@@ -62,13 +66,26 @@ def rdb_format_check(source: ServerFacts, target: ServerFacts) -> Check:
     )
     if versions.rdb_loads(target.engine, target.version, served):
         return Check("rdb_format", OK, f"{detail} loads it")
+    if versions.rdb_loads(
+        target.engine, target.version, served, relaxed=target.rdb_version_check == "relaxed"
+    ):
+        # A relaxed load of a newer format still fails on a type the loader does not know.
+        carries = _foreign_types(source)
+        if carries is not None:
+            return Check(
+                "rdb_format", FAIL, f"{detail} (relaxed) loads the format, but {carries[0]}", carries[1]
+            )
+        return Check("rdb_format", OK, f"{detail} loads it (rdb-version-check relaxed)")
     bridge = versions.rdb_loads(*versions.BRIDGE, served, relaxed=True)
+    fix = BRIDGE_FIX if bridge else "run a source whose RDB the target loads (see README#version-matrix)"
+    if bridge and versions.bridge_capable(target.engine, target.version):
+        fix += ", or set `rdb-version-check relaxed` on the target"
     return Check(
         "rdb_format",
         FAIL,
         f"{detail} cannot load it: the initial sync would loop on "
         f'"Can\'t handle RDB format version {served}"',
-        BRIDGE_FIX if bridge else "run a source whose RDB the target loads (see README#version-matrix)",
+        fix,
     )
 
 
@@ -100,22 +117,37 @@ BRIDGE_BINARY_FIX = "run `make servers` (Valkey 9.1), or pass --bridge-server PA
 
 def bridge_carries_check(source: ServerFacts) -> Check:
     """A Valkey bridge fails its full sync on Redis 7.4's hash-field-TTL types, and knows no module types."""
-    if source.hash_field_ttls:
+    foreign = _foreign_types(source)
+    if foreign is not None:
         return Check(
-            "bridge_carries",
-            FAIL,
-            f"{source.hash_field_ttls} key(s) on the source hold hash-field TTLs (HEXPIRE…, INFO keyspace "
-            "subexpiry): the bridge's full sync fails on them (\"Can't handle foreign type or opcode 25\")",
-            "drop those field TTLs (HPERSIST) or those keys first: a Valkey 8 target cannot hold them",
-        )
-    if source.modules:
-        return Check(
-            "bridge_carries",
-            FAIL,
-            f"the source loads modules ({', '.join(source.modules)}): their types cannot cross the bridge",
-            "migrate without module data types",
+            "bridge_carries", FAIL, f"the bridge cannot carry the source's data: {foreign[0]}", foreign[1]
         )
     return Check("bridge_carries", OK, "no hash-field TTLs or module types on the source")
+
+
+REWRITE_FIX = (
+    "rewrite those hashes without field TTLs (HGETALL, then DEL + HSET in one MULTI): HPERSIST alone leaves "
+    "a small hash encoded listpackex, and Redis counts it in subexpiry until the old deadline"
+)
+
+
+def _foreign_types(source: ServerFacts) -> tuple[str, str] | None:
+    """(what, fix) when the source holds RDB types a Valkey loader does not know; None when it holds none.
+
+    Measured on Redis 7.4.1 → Valkey 9.1.2: a hash with a field TTL is RDB type 25 (listpack) or 24
+    (hashtable), and a small hash stays type 25 after its field TTLs expired or were removed."""
+    if source.hash_field_ttls or source.listpack_ex_hashes:
+        held = f"{source.hash_field_ttls} key(s) hold hash-field TTLs (HEXPIRE…, INFO keyspace subexpiry)"
+        if source.listpack_ex_hashes:
+            held += f"; {source.listpack_ex_hashes} small hash(es) keep the field-TTL encoding (listpackex)"
+        return f'{held}: a Valkey full sync fails on them ("Can\'t handle foreign type or opcode 24/25")', (
+            REWRITE_FIX
+        )
+    if source.modules:
+        return f"the source loads modules ({', '.join(source.modules)}): their types cannot cross", (
+            "migrate without module data types"
+        )
+    return None
 
 
 def _info(client: redis.Redis) -> dict[str, Any]:
@@ -132,6 +164,51 @@ def hash_field_ttl_keys(keyspace: dict[str, Any]) -> int | None:
     keyspace; None when no database reports it (an older server, or an empty one)."""
     counts = [int(v["subexpiry"]) for k, v in keyspace.items() if isinstance(v, dict) and "subexpiry" in v]
     return sum(counts) if counts else None
+
+
+def server_identity(info: dict[str, Any]) -> tuple[str, str]:
+    """(engine, version) from INFO server: Valkey reports valkey_version (and a Redis-compatible one)."""
+    engine = "valkey" if info.get("server_name") == "valkey" or "valkey_version" in info else "redis"
+    return engine, str(info.get("valkey_version") or info.get("redis_version") or "")
+
+
+SCAN_COUNT = 1000
+
+
+def listpack_ex_hashes(ep: Endpoint, info: dict[str, Any]) -> int:
+    """Hashes encoded `listpackex` on a Redis 7.4+ server, in every database that has keys.
+
+    A small hash keeps that encoding once a field TTL was set on it, even after the TTL expired or was
+    removed (INFO keyspace no longer counts it), and its RDB type 25 fails a Valkey full sync all the same.
+    One SCAN TYPE hash pass plus pipelined OBJECT ENCODING: bounded work per call, nothing copied.
+    """
+    engine, version = server_identity(info)
+    if not versions.keeps_hash_field_ttls(engine, version):
+        return 0
+    found = 0
+    for name, db in info.items():
+        if not (name.startswith("db") and name[2:].isdigit() and isinstance(db, dict) and db.get("keys")):
+            continue
+        client = connect(ep, "source", db=int(name[2:]))
+        try:
+            batch: list[bytes] = []
+            for key in client.scan_iter(count=SCAN_COUNT, _type="hash"):
+                batch.append(key)
+                if len(batch) == SCAN_COUNT:
+                    found += _count_listpack_ex(client, batch)
+                    batch = []
+            found += _count_listpack_ex(client, batch)
+        finally:
+            client.close()
+    return found
+
+
+def _count_listpack_ex(client: redis.Redis, keys: list[bytes]) -> int:
+    with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.object("encoding", key)
+        encodings = pipe.execute(raise_on_error=False)
+    return sum(1 for e in encodings if e in (b"listpackex", "listpackex"))
 
 
 def _modules(client: redis.Redis) -> tuple[str, ...]:
@@ -192,6 +269,9 @@ def inspect(url: str, role: str) -> tuple[list[Check], ServerFacts | None]:
         databases = _config(client, "databases")
         protected = _config(client, "protected-mode")
         modules = _modules(client)
+        version_check = _config(client, "rdb-version-check")
+        engine, version = server_identity(info)
+        listpack_ex = listpack_ex_hashes(ep, info) if engine == "redis" else 0
     except redis.RedisError as exc:
         return [
             Check(
@@ -203,8 +283,6 @@ def inspect(url: str, role: str) -> tuple[list[Check], ServerFacts | None]:
         ], None
     finally:
         client.close()
-    engine = "valkey" if info.get("server_name") == "valkey" or "valkey_version" in info else "redis"
-    version = str(info.get("valkey_version") or info.get("redis_version") or "")
     facts = ServerFacts(
         url=ep.url,
         engine=engine,
@@ -218,6 +296,8 @@ def inspect(url: str, role: str) -> tuple[list[Check], ServerFacts | None]:
         protected_mode=protected,
         hash_field_ttls=hash_field_ttl_keys(info) or 0,
         modules=modules,
+        listpack_ex_hashes=listpack_ex,
+        rdb_version_check=version_check,
     )
     checks = [Check(f"{role}_reachable", OK, f"{engine} {version} at {ep.url}, no AUTH required")]
     if facts.databases is not None and ep.db >= facts.databases:

@@ -46,6 +46,12 @@ def bridge_capable(engine: str, version: str) -> bool:
     return engine == "valkey" and version_tuple(version) >= (9, 0)
 
 
+def keeps_hash_field_ttls(engine: str, version: str) -> bool:
+    """Whether a server holds hash-field TTLs (HEXPIRE…): Redis 7.4+, Valkey 9.0+ (measured: a Valkey 8
+    replica refuses the HPEXPIREAT its primary sends, keeps the field and drops its TTL)."""
+    return version_tuple(version) >= ((7, 4) if engine == "redis" else (9, 0))
+
+
 def rdb_native(engine: str, version: str) -> int | None:
     """The RDB format a server writes to disk (its RDB_VERSION); None when unknown."""
     v = version_tuple(version)

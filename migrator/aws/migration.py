@@ -7,6 +7,7 @@ through `migrator tunnel`; the engine decides what to do without one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from typing import Any
@@ -147,6 +148,8 @@ class AwsBackend:
     # ---- start ---------------------------------------------------------------------------------------------
     def begin_replication(self, bridge: bool) -> str:
         endpoints = self._customer_endpoints(bridge)
+        if bridge:
+            self._attach_bridge()
         reply = self.group.start_migration(endpoints)
         self._seen_busy = False
         status = (reply.get("ReplicationGroup") or {}).get("Status", "modifying")
@@ -159,6 +162,31 @@ class AwsBackend:
         if not self.outputs.bridge_port:
             return None
         return "valkey", str(self.outputs.get("bridge_valkey_version", "9.1"))
+
+    def _attach_bridge(self) -> None:
+        """Make the host's bridge follow the Redis beside it (127.0.0.1 from there), through the tunnel.
+
+        A bridge detached by an earlier cut-over (REPLICAOF NO ONE, persisted) would otherwise hand
+        ElastiCache its stale copy; CONFIG REWRITE puts `replicaof` back in its file for its next start."""
+        import redis
+
+        from migrator.endpoints import connect
+
+        url = tunnel_bridge_url(self.workspace.load() or self.state)
+        if url is None:
+            raise MigratorError(
+                "a bridged migration needs the host's bridge reachable from here: no tunnel forwards it",
+                "run `migrator tunnel` in another terminal (it forwards the bridge_port output), then start "
+                "again",
+                Code.DATA_PLANE_REQUIRED,
+            )
+        client = connect(url, "bridge")
+        try:
+            client.replicaof("127.0.0.1", self.outputs.source_port)
+            with contextlib.suppress(redis.ResponseError):
+                client.config_rewrite()
+        finally:
+            client.close()
 
     def stop_bridge(self) -> None:
         """The host's bridge is Terraform's (a systemd unit): detached by the engine, it stays for `down`."""

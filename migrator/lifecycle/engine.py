@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from migrator import preflight, replication
+from migrator import preflight, replication, versions
 from migrator.errors import Code, MigratorError
 from migrator.lifecycle.protocol import DataPlane, MigrationBackend, Shard, StartPhase
 from migrator.lifecycle.results import (
@@ -56,8 +56,15 @@ NO_DATA_PLANE = (
 )
 NO_DATA_PLANE_FIX = "run `migrator tunnel` in another terminal (or pass --source/--target URLs), then re-run"
 HASH_FIELD_TTL_LOSS = (
-    "the target keeps those fields but drops their TTLs: they would never expire (a bridge cannot carry "
-    "hash-field TTLs)"
+    "the target (Valkey < 9) keeps those fields but drops their TTLs: they would never expire"
+)
+HASH_FIELD_TTL_FIX = (
+    "let those field TTLs expire, or rewrite the hashes without them (HGETALL, then DEL + HSET in one "
+    "MULTI; HPERSIST alone leaves Redis counting them until the old deadline), or --force to accept it"
+)
+NO_BRIDGE_ON_PLANE = (
+    "the migration goes through a bridge this machine cannot reach (on AWS: a tunnel opened without the "
+    "bridge's forward): it could be neither watched nor detached, and attached it defeats the fence"
 )
 
 
@@ -372,6 +379,12 @@ class Migration:
         with self._clients() as (plane, shards):
             if plane is not None and not force:
                 _refuse_unreachable(shards)
+                if self.state.bridged and not plane.bridged:
+                    raise MigratorError(
+                        NO_BRIDGE_ON_PLANE,
+                        "reopen `migrator tunnel` (it forwards the bridge_port output), or --force",
+                        Code.DATA_PLANE_REQUIRED,
+                    )
             link = (
                 _combined([c.target_link() for c in shards])
                 if plane
@@ -386,7 +399,7 @@ class Migration:
 
     def _forced(self, link: LinkStatus | None, shards: list[ShardClients]) -> CompleteResult:
         self._promote(force=True)
-        _detach_bridges(shards, strict=False)
+        detached = _detach_bridges(shards, strict=False)
         if link is None:
             detail = "lag unknown: no data-plane path"
         elif link.lag_bytes is not None:
@@ -400,8 +413,8 @@ class Migration:
             missing = f"data after offset {link.target_offset} may be missing"
         else:
             missing = "whatever the target had not received is missing"
-        warnings = [f"{FORCE_MEANS}: {missing} ({detail})"]
-        fields = self._hash_field_ttl_count(shards)
+        warnings = [f"{FORCE_MEANS}: {missing} ({detail})", *detached]
+        fields = self._hash_field_ttls_lost(shards)
         if fields:
             warnings.append(f"{fields} key(s) hold hash-field TTLs on the source: {HASH_FIELD_TTL_LOSS}")
         return CompleteResult(
@@ -453,13 +466,7 @@ class Migration:
                     LOST_AFTER_PROMOTION,
                 ],
             )
-        fields = self._hash_field_ttl_count(shards)
-        if fields and self.state.bridged:
-            raise MigratorError(
-                f"{fields} key(s) on the source hold hash-field TTLs: {HASH_FIELD_TTL_LOSS}",
-                "remove those field TTLs (HPERSIST) and let the target catch up, or --force to accept it",
-                Code.HASH_FIELD_TTLS,
-            )
+        self._refuse_hash_field_ttls(shards)
         for clients in shards:
             over = replication.memory_over_limit(clients.target)  # type: ignore[arg-type]
             if over is not None:
@@ -472,12 +479,18 @@ class Migration:
         pause_ms = fenced = blocked = None
         pairs = _pairs(shards)
         if pause_writes:
+
+            def promote_paused() -> None:
+                # Checked again with writes paused: an HEXPIRE just before the pause is caught too.
+                self._refuse_hash_field_ttls(shards)
+                self._promote(force=False)
+
             cut = replication.paused_cut_over(
                 pairs,
                 timeout,
-                lambda: self._promote(force=False),
+                promote_paused,
                 fence_source,
-                detach=lambda: _detach_bridges(shards, strict=True),
+                detach=lambda: warnings.extend(_detach_bridges(shards, strict=True)),
             )
             catch_up, pause_ms, fenced, blocked = (
                 cut.catch_up,
@@ -491,7 +504,7 @@ class Migration:
             catch_up = replication.wait_all_caught_up(pairs, timeout, moving_source=True)
             if catch_up.caught_up:
                 self._promote(force=False)
-                _detach_bridges(shards, strict=True)
+                warnings += _detach_bridges(shards, strict=True)
                 warnings.append(LOST_AFTER_PROMOTION)
         if not catch_up.caught_up:
             behind = next(c for c in catch_up.each if not c.caught_up)
@@ -516,9 +529,24 @@ class Migration:
             self.state.bridged,
         )
 
-    def _hash_field_ttl_count(self, shards: list[ShardClients]) -> int:
-        counts = [_hash_field_ttls(c.source) for c in shards if c.source is not None]
-        return sum(n for n, _ in (c for c in counts if c is not None))
+    def _refuse_hash_field_ttls(self, shards: list[ShardClients]) -> None:
+        fields = self._hash_field_ttls_lost(shards)
+        if fields:
+            raise MigratorError(
+                f"{fields} key(s) on the source hold hash-field TTLs: {HASH_FIELD_TTL_LOSS}",
+                HASH_FIELD_TTL_FIX,
+                Code.HASH_FIELD_TTLS,
+            )
+
+    def _hash_field_ttls_lost(self, shards: list[ShardClients]) -> int:
+        """Keys with hash-field TTLs on sources whose target cannot keep them (Valkey < 9: measured, it
+        refuses the HPEXPIREAT its primary relays, keeps the field and drops the TTL)."""
+        lost = 0
+        for clients in shards:
+            counts = _hash_field_ttls(clients.source) if clients.source is not None else None
+            if counts and counts[0] and not _keeps_hash_field_ttls(clients.target):
+                lost += counts[0]
+        return lost
 
     def _promote(self, force: bool) -> None:
         self.backend.promote(force)
@@ -648,10 +676,15 @@ def _refuse_broken_hops(shards: list[ShardClients], link: LinkStatus) -> None:
             )
 
 
-def _detach_bridges(shards: list[ShardClients], strict: bool) -> None:
-    """REPLICAOF NO ONE on each bridge: attached, it would count as the old source's replica (no fence)."""
+def _detach_bridges(shards: list[ShardClients], strict: bool) -> list[str]:
+    """REPLICAOF NO ONE on each bridge: attached, it would count as the old source's replica (no fence).
+
+    CONFIG REWRITE persists it where the bridge has a config file it may write (the AWS host's systemd
+    unit): restarted with `replicaof` still in its file, it would re-attach to the old source. Returns
+    warnings for what could not be made to last."""
     import redis
 
+    warnings = []
     for clients in shards:
         if clients.bridge is None:
             continue
@@ -664,15 +697,38 @@ def _detach_bridges(shards: list[ShardClients], strict: bool) -> None:
                     "run REPLICAOF NO ONE on it: attached, it keeps the old source writable",
                     Code.COMPLETE_FAILED,
                 ) from None
+            continue
+        try:
+            clients.bridge.config_rewrite()
+        except redis.RedisError as exc:
+            warnings.append(
+                f"the bridge at {clients.shard.bridge_url} is detached, but not in its config file "
+                f"(CONFIG REWRITE: {exc}): stop it before it restarts, or it re-attaches to the old source"
+            )
+    return warnings
+
+
+def _keeps_hash_field_ttls(server: redis.Redis | None) -> bool:
+    """Whether this server holds hash-field TTLs (Redis 7.4+, Valkey 9+); one that does not answer: no."""
+    import redis
+
+    from migrator.preflight import server_identity
+
+    if server is None:
+        return False
+    try:
+        return versions.keeps_hash_field_ttls(*server_identity(server.info("server")))
+    except redis.RedisError:
+        return False
 
 
 def _hash_field_ttls(source: redis.Redis) -> tuple[int, int] | None:
     """(keys holding hash-field TTLs, HEXPIRE-family calls since start) on a source that supports them."""
+    if not _keeps_hash_field_ttls(source):
+        return None
     from migrator.preflight import hash_field_ttl_keys
 
-    keys = hash_field_ttl_keys(source.info("keyspace"))
-    if keys is None:
-        return None
+    keys = hash_field_ttl_keys(source.info("keyspace")) or 0
     stats = source.info("commandstats")
     calls = sum(
         int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))

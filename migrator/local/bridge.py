@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import replace
 
 from migrator.endpoints import connect
-from migrator.errors import MigratorError
+from migrator.errors import Code, MigratorError
 from migrator.local import matrix, processes
 from migrator.local.binaries import binary_identity
 from migrator.local.layout import server_url, spec_for
@@ -46,14 +47,27 @@ def running(workspace: Workspace, state: State) -> bool:
     return record is not None and processes.is_ours(record.pid, spec_for(workspace, record))
 
 
-def record_for(state: State, explicit: str | None) -> ServerRecord | None:
-    """The bridge's record for `up`: an explicit binary (checked now), or what is recorded already."""
+def record_for(workspace: Workspace, state: State, explicit: str | None) -> ServerRecord | None:
+    """The bridge's record for `up`: an explicit binary (checked now), or what is recorded already.
+
+    A running bridge keeps its record: swapping the binary under it would forget the process (`down`
+    could no longer stop it) and start a second one on its port."""
+    recorded = state.servers.get(ROLE)
     if explicit is None:
-        return state.servers.get(ROLE)
+        return recorded
     path = processes.resolve_binary("valkey-server", explicit)
+    if recorded is not None and running(workspace, state):
+        if os.path.realpath(path) == os.path.realpath(recorded.binary):
+            return recorded
+        raise MigratorError(
+            f"the bridge runs already (pid {recorded.pid}, {recorded.binary}): a new --bridge-server takes "
+            "effect once it is stopped",
+            "finish the migration (`migrator migrate complete`) or run `migrator down` first",
+            Code.INVALID_VALUE,
+        )
     version = binary_identity(path)[1]
     taken = {r.port for r in state.servers.values()}
-    port = state.servers[ROLE].port if ROLE in state.servers else processes.free_port(taken=taken)
+    port = recorded.port if recorded is not None else processes.free_port(taken=taken)
     return ServerRecord(ROLE, path, port, version=version)
 
 
@@ -73,14 +87,21 @@ def start(workspace: Workspace, source_port: int) -> ServerRecord:
         record = ServerRecord(
             ROLE, found, processes.free_port(taken=taken), version=binary_identity(found)[1]
         )
-    if not processes.is_ours(record.pid, spec_for(workspace, record)):
-        record.pid = processes.start(spec_for(workspace, record))
+    if not processes.is_ours(record.pid, spec_for(workspace, record)) and processes.port_in_use(record.port):
+        # Its port is nobody's business but ours: the target follows whichever port the bridge has.
+        taken = {r.port for r in state.servers.values()}
+        record = replace(record, port=processes.free_port(taken=taken), pid=None)
+    spec = spec_for(workspace, record)
+    if not processes.is_ours(record.pid, spec):
+        # A replica from its first moment: an empty primary, even briefly, is one its target could sync from.
+        record.pid = processes.start(replace(spec, settings={"replicaof": (LOOPBACK, str(source_port))}))
+    # Recorded before anything else can fail: `down` stops what the workspace knows of.
+    workspace.update(lambda current: current.servers.__setitem__(ROLE, record))
     client = connect(server_url(_with(state, record), ROLE), ROLE)
     try:
-        client.replicaof(LOOPBACK, source_port)
+        client.replicaof(LOOPBACK, source_port)  # one running already may be detached, or follow another
     finally:
         client.close()
-    workspace.update(lambda current: current.servers.__setitem__(ROLE, record))
     return record
 
 

@@ -162,8 +162,13 @@ class LocalCluster:
         return [spec.url for spec in self.specs]
 
     def stop(self) -> list[bool]:
-        """Stop every node that is still ours; True where one was stopped."""
-        return [processes.stop(pid, spec) for spec, pid in zip(self.specs, self.pids, strict=False)]
+        """Stop every node that is still ours — the pid recorded at start, or the one its pidfile names now
+        (a node restarted since, e.g. out of cluster mode and back); True where one was stopped."""
+        stopped = []
+        for i, spec in enumerate(self.specs):
+            pids = {self.pids[i] if i < len(self.pids) else None, processes.read_pidfile(spec)} - {None}
+            stopped.append(any([processes.stop(pid, spec) for pid in pids]))
+        return stopped
 
 
 def node_specs(

@@ -66,7 +66,7 @@ class LocalEnvironment:
             "source": _binary("source", request.redis_server, request.source_version),
             "target": _binary("target", request.valkey_server, request.target_version),
         }
-        bridge = bridges.record_for(state, request.bridge_server)
+        bridge = bridges.record_for(workspace, state, request.bridge_server)
         started_specs: list[tuple[ServerSpec, int]] = []
         started: list[str] = []
         running: list[str] = []

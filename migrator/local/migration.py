@@ -6,7 +6,10 @@ available (complete), so the rehearsal fails the way AWS will.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+from pathlib import Path
 from typing import Any
 
 from migrator import preflight
@@ -41,6 +44,7 @@ class LocalBackend:
     def __init__(self, workspace: Workspace, state: State) -> None:
         self.workspace = workspace
         self.state = state
+        self._log_marks: dict[str, int] = {}
         for role in ("source", "target"):
             if role not in state.servers:
                 raise MigratorError(
@@ -58,7 +62,10 @@ class LocalBackend:
         return DataPlane.single(*self.endpoints(), via="loopback", bridge_url=bridge)
 
     def source_endpoint(self) -> str:
-        return f"{LOOPBACK}:{self.state.servers['source'].port}"
+        """The address the target replicates from: the bridge's during a bridged migration (as on AWS)."""
+        state = self.workspace.load() or self.state
+        role = "bridge" if state.bridged and "bridge" in state.servers else "source"
+        return f"{LOOPBACK}:{state.servers[role].port}"
 
     def _target(self) -> Any:
         return connect(server_url(self.state, "target"), "target")
@@ -104,6 +111,8 @@ class LocalBackend:
 
     # ---- start ---------------------------------------------------------------------------------------------
     def begin_replication(self, bridge: bool) -> str:
+        # What the logs hold now is an older story: a failure in it is not this start's.
+        self._log_marks = _log_sizes(self.workspace)
         upstream = self.state.servers["source"].port
         how = f"the target replicates {self.source_endpoint()}"
         if bridge:
@@ -131,7 +140,7 @@ class LocalBackend:
         roles = ("bridge", "target") if (self.workspace.load() or self.state).bridged else ("target",)
         for role in roles:
             try:
-                tail = (self.workspace.logs_dir / f"{role}.log").read_text(errors="replace")[-4000:]
+                tail = _log_tail(self.workspace.logs_dir / f"{role}.log", self._log_marks.get(role, 0))
             except OSError:
                 continue
             for marker, reason in SYNC_FAILURES:
@@ -172,3 +181,19 @@ class LocalBackend:
 
     def link_without_data_plane(self) -> LinkStatus | None:
         return None  # the rehearsal always has its data plane
+
+
+def _log_tail(path: Path, since: int, size: int = 4000) -> str:
+    """The last `size` bytes of a log, none of them before offset `since`."""
+    with path.open("rb") as log:
+        log.seek(max(since, log.seek(0, os.SEEK_END) - size))
+        return log.read().decode(errors="replace")
+
+
+def _log_sizes(workspace: Workspace) -> dict[str, int]:
+    """Each server log's size now, so a sync failure is looked for only in what follows."""
+    sizes = {}
+    for role in ("target", "bridge"):
+        with contextlib.suppress(OSError):
+            sizes[role] = (workspace.logs_dir / f"{role}.log").stat().st_size
+    return sizes

@@ -89,7 +89,8 @@ class ServerSpec:
     """Everything needed to (re)start one local server the same way.
 
     `cluster_port` set makes it a cluster node (cluster bus on that port, nodes.conf in its workdir);
-    `settings` are extra config directives (name -> value), written last so they win.
+    `settings` are extra config directives (name -> value, or a tuple of its arguments: `replicaof`),
+    written last so they win.
     """
 
     role: str
@@ -98,7 +99,7 @@ class ServerSpec:
     workdir: Path
     logfile: Path
     cluster_port: int | None = None
-    settings: Mapping[str, str] = field(default_factory=dict)
+    settings: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def pidfile(self) -> Path:
@@ -139,7 +140,10 @@ class ServerSpec:
                 f"cluster-port {self.cluster_port}",
                 f"cluster-node-timeout {CLUSTER_NODE_TIMEOUT_MS}",
             ]
-        lines += [f"{name} {_quoted(value)}" for name, value in self.settings.items()]
+        lines += [
+            f"{name} {' '.join(map(_quoted, value)) if isinstance(value, tuple) else _quoted(value)}"
+            for name, value in self.settings.items()
+        ]
         return "\n".join(lines) + "\n"
 
 
