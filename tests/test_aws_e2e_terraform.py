@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from migrator.cli import app
+from tests.fake_terraform.fixtures import HOST_BUILT, write_host_log
 from tests.fake_terraform.fixtures import OUTPUTS as FAKE_OUTPUTS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -115,7 +116,10 @@ def test_up_outputs_plan_down_with_real_terraform(offline_terraform: None, aws: 
     shutil.copytree(REPO / "terraform", module, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
     workspace = tmp_path / ".migrator"
 
-    status = run("up", "--target", "aws", "--auto-approve", "--region", "us-east-1", "-o", "json")
+    # The fake provider's instance never boots: its build verdict is written into moto below, for the 2nd up.
+    status = run(
+        "up", "--target", "aws", "--auto-approve", "--region", "us-east-1", "--no-wait-host", "-o", "json"
+    )
     assert status["target_kind"] == "aws"
     assert status["source"]["url"].startswith("redis://") and status["source"]["url"].endswith(":6379")
     assert status["target"]["url"].startswith("redis://")
@@ -132,6 +136,11 @@ def test_up_outputs_plan_down_with_real_terraform(offline_terraform: None, aws: 
     created = _resources(tfstate)
     assert any("aws_elasticache_replication_group.this" in r for r in created), created
     assert not (REPO / "terraform" / "terraform.tfstate").exists()
+
+    # `up` again (nothing to change) waits for the host's verdict in the stream the real module names.
+    write_host_log(HOST_BUILT, outputs)
+    again = run("up", "--auto-approve", "-o", "json")
+    assert again["source"]["version"] == "7.4.6" and again["source"]["build"]["state"] == "done"
 
     assert run("outputs", "-o", "json") == outputs
     assert run("outputs", "replication_group_id", "-o", "json") == outputs["replication_group_id"]

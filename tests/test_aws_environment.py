@@ -12,18 +12,24 @@ from typer.testing import CliRunner
 
 from migrator.cli import app
 from migrator.state import Workspace
-from tests.fake_terraform.fixtures import OUTPUT_VALUES, FakeTerraform, fake_tf
+from tests.fake_terraform.fixtures import HOST_BUILT, OUTPUT_VALUES, FakeTerraform, fake_tf, write_host_log
 
 __all__ = ["fake_tf"]
 
 
 @pytest.fixture
-def aws() -> Iterator[None]:
-    """moto in-process: STS and ElastiCache answer locally; nothing leaves the machine."""
+def moto() -> Iterator[None]:
+    """moto in-process: STS, ElastiCache and CloudWatch Logs answer locally; nothing leaves the machine."""
     from moto import mock_aws
 
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def aws(moto: None) -> None:
+    """...and the source host has built: its user-data stream ends with `user-data: done`."""
+    write_host_log(HOST_BUILT)
 
 
 def run(*args: str) -> Any:
@@ -141,6 +147,7 @@ def test_plan_shows_the_summary_and_records_nothing(
         "change": 1,
         "destroy": 0,
         "resources": ["aws_thing.r0", "aws_thing.r1"],
+        "replaced": [],
     }
     assert "-var=region=eu-west-1" in fake_tf.argv("plan")
     assert not workspace(tmp_path).exists()
@@ -195,3 +202,197 @@ def test_refused_up_leaves_a_fresh_workspace_empty(fake_tf: FakeTerraform, aws: 
     assert result.exit_code == 2 and "--auto-approve" in result.stderr
     assert "apply" not in fake_tf.commands()
     assert not workspace(tmp_path).exists()
+
+
+# ---- the source host's build verdict ------------------------------------------------------------------
+def test_up_waits_for_the_host_and_status_shows_the_version_it_reports(
+    fake_tf: FakeTerraform, moto: None, tmp_path: Path
+) -> None:
+    # The host reports another version than the `redis_version` variable says: the host is the truth.
+    write_host_log(
+        ["user-data: start x", "user-data: redis-server v=7.2.9 answers PING", "user-data: done x"]
+    )
+    result = run("up", "--target", "aws", "--auto-approve", "-o", "json")
+    assert result.exit_code == 0, result.output
+    source = json.loads(result.stdout)["source"]
+    assert (source["version"], source["configured_version"]) == ("7.2.9", "7.4.6")
+    assert source["build"]["state"] == "done" and source["build"]["read_from"] == "CloudWatch Logs"
+    host = workspace(tmp_path).require().aws.host
+    assert host is not None and (host.instance_id, host.state) == ("i-0123456789abcdef0", "done")
+    status = json.loads(run("status", "-o", "json").stdout)
+    assert status["source"]["version"] == "7.2.9"
+
+
+def test_a_failed_host_build_fails_up_with_its_last_line_and_the_log(
+    fake_tf: FakeTerraform, moto: None, tmp_path: Path
+) -> None:
+    fatal = 'user-data: FATAL: "make -C /usr/local/src/redis-7.4.6 -j 2" failed with exit status 2 (line 101)'
+    write_host_log(["user-data: start x", "cc1: out of memory", fatal])
+    result = run("up", "--target", "aws", "--auto-approve", "-o", "json")
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "HostBuildFailed" and fatal in error["message"]
+    assert "group /migrator/redis-source, stream i-0123456789abcdef0/user-data.log" in error["hint"]
+    assert result.stderr.count("\n") == 1 and fatal in result.stderr  # one line
+    # The environment exists (outputs recorded, `down` can destroy it) and status says what went wrong.
+    state = workspace(tmp_path).require()
+    assert (
+        state.aws.outputs == OUTPUT_VALUES and state.aws.host is not None and state.aws.host.state == "failed"
+    )
+    status = run("status", "-o", "json")
+    build = json.loads(status.stdout)["source"]["build"]
+    assert build["state"] == "failed" and build["line"] == fatal
+    assert json.loads(status.stdout)["source"]["version"] == ""  # not the variable's 7.4.6
+    assert "source host build: failed" in run("status").stdout
+
+
+def test_no_wait_host_skips_the_wait_and_status_reads_the_log_later(
+    fake_tf: FakeTerraform, moto: None
+) -> None:
+    result = run("up", "--target", "aws", "--auto-approve", "--no-wait-host", "-o", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["source"]["build"]["state"] == "unknown"
+    write_host_log(HOST_BUILT)  # the build finishes later
+    status = json.loads(run("status", "-o", "json").stdout)
+    assert status["source"]["build"]["state"] == "done" and status["source"]["version"] == "7.4.6"
+
+
+def test_a_host_with_no_verdict_in_time_is_a_timeout(fake_tf: FakeTerraform, moto: None) -> None:
+    write_host_log(["user-data: start x", "user-data: attempt 1 of 'curl -fsSL …' failed; retrying in 10 s"])
+    result = run("up", "--target", "aws", "--auto-approve", "--host-timeout", "0.01", "-o", "json")
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "HostBuildTimeout" and "retrying in 10 s" in error["message"]
+    bad = run("up", "--target", "aws", "--auto-approve", "--host-timeout", "0")
+    assert bad.exit_code == 2 and "--host-timeout 0 is not a duration" in bad.stderr
+
+
+def test_a_host_seen_built_is_not_waited_for_again(fake_tf: FakeTerraform, aws: None) -> None:
+    import boto3
+
+    assert run("up", "--target", "aws", "--auto-approve").exit_code == 0
+    boto3.client("logs", region_name="us-east-1").delete_log_group(logGroupName="/migrator/redis-source")
+    again = run("up", "--auto-approve", "--host-timeout", "0.01")  # its log aged out of CloudWatch
+    assert again.exit_code == 0, again.output
+
+
+def test_host_options_belong_to_the_aws_target() -> None:
+    result = run("up", "--target", "local", "--no-wait-host")
+    assert result.exit_code == 2 and "--no-wait-host apply to the aws target only" in result.stderr
+
+
+def test_status_prints_the_dashboard_and_json_carries_it(fake_tf: FakeTerraform, aws: None) -> None:
+    assert run("up", "--target", "aws", "--auto-approve").exit_code == 0
+    document = json.loads(run("status", "-o", "json").stdout)
+    url = OUTPUT_VALUES["dashboard_url"]
+    assert document["migration"]["dashboard_url"] == url
+    assert f"dashboard: {url}" in run("status").stdout
+
+
+def test_no_dashboard_output_means_no_dashboard_line(
+    fake_tf: FakeTerraform, aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`terraform output -json` leaves out outputs whose value is null (dashboard_enabled = false)."""
+    from tests.fake_terraform.fixtures import OUTPUTS
+
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({k: v for k, v in OUTPUTS.items() if not k.startswith("dashboard_")}))
+    monkeypatch.setenv("FAKE_TF_OUTPUTS", str(outputs))
+    assert run("up", "--target", "aws", "--auto-approve").exit_code == 0
+    assert json.loads(run("status", "-o", "json").stdout)["migration"]["dashboard_url"] is None
+    assert "dashboard" not in run("status").stdout
+
+
+# ---- a plan that replaces the source host or the target group -------------------------------------------
+HOST = "module.migrator.module.redis_source.aws_instance.this"
+
+
+def _replacing_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, address: str = HOST) -> None:
+    """The fake terraform plans to replace `address` because its user_data changed (a new release)."""
+    resource_type = address.split(".")[-2]
+    plan = {
+        "format_version": "1.2",
+        "resource_changes": [
+            {
+                "address": address,
+                "type": resource_type,
+                "change": {"actions": ["delete", "create"], "replace_paths": [["user_data"]]},
+                "action_reason": "replace_because_cannot_update",
+            },
+            {"address": "module.migrator.aws_cloudwatch_dashboard.this", "change": {"actions": ["update"]}},
+        ],
+    }
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    monkeypatch.setenv("FAKE_TF_SHOW", str(tmp_path / "plan.json"))
+    monkeypatch.setenv("FAKE_TF_PLAN", "1,1,1")
+
+
+def test_a_plan_replacing_the_host_is_refused_while_migrating(
+    fake_tf: FakeTerraform, aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("up", "--target", "aws", "--auto-approve").exit_code == 0
+    workspace(tmp_path).update(lambda state: setattr(state, "migration_state", "migrating"))
+    _replacing_plan(tmp_path, monkeypatch)
+    before = fake_tf.commands().count("apply")
+    result = run("up", "--auto-approve", "--allow-replace", "-o", "json")
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "ReplaceWhileMigrating"
+    assert HOST in error["message"] and "user_data changed" in error["message"]
+    assert "Redis source host" in error["message"] and "nothing was applied" in error["hint"]
+    assert fake_tf.argv("show")[-1].endswith("tfplan")
+    assert fake_tf.commands().count("apply") == before
+
+
+def test_a_plan_replacing_the_host_needs_allow_replace_even_with_auto_approve(
+    fake_tf: FakeTerraform, aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("up", "--target", "aws", "--auto-approve").exit_code == 0
+    _replacing_plan(tmp_path, monkeypatch)
+    before = fake_tf.commands().count("apply")
+    refused = run("up", "--auto-approve", "-o", "json")  # no terminal here
+    assert refused.exit_code == 2
+    error = json.loads(refused.stdout)["error"]
+    assert error["code"] == "ConfirmationRequired" and "--allow-replace" in error["hint"]
+    assert "REPLACES" in error["message"] and HOST in error["message"]
+    assert fake_tf.commands().count("apply") == before
+    assert run("up", "--auto-approve", "--allow-replace").exit_code == 0
+    assert fake_tf.commands().count("apply") == before + 1
+
+
+def test_the_replace_question_is_asked_even_under_auto_approve(
+    fake_tf: FakeTerraform, aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a terminal, --auto-approve still asks this one question, naming what is replaced and why."""
+    from migrator.aws.environment import up
+    from migrator.lifecycle.protocol import UpRequest
+
+    assert run("up", "--target", "aws", "--auto-approve").exit_code == 0
+    _replacing_plan(
+        tmp_path, monkeypatch, "module.migrator.module.valkey_target.aws_elasticache_replication_group.this"
+    )
+    asked: list[str] = []
+    up(workspace(tmp_path), UpRequest(auto_approve=True, confirm=asked.append, confirm_replace=asked.append))
+    assert len(asked) == 1 and asked[0].startswith("WARNING: the plan REPLACES")
+    assert "aws_elasticache_replication_group.this, the ElastiCache target group" in asked[0]
+    assert "user_data changed: cannot be updated in place" in asked[0] and "Apply?" in asked[0]
+
+
+def test_migrator_plan_names_what_it_replaces(
+    fake_tf: FakeTerraform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _replacing_plan(tmp_path, monkeypatch)
+    document = json.loads(run("plan", "-o", "json").stdout)
+    assert document["replaced"] == [
+        {"address": HOST, "type": "aws_instance", "reason": "user_data changed: cannot be updated in place"}
+    ]
+    assert f"replaces {HOST} (user_data changed: cannot be updated in place)" in run("plan").stdout
+
+
+def test_replacing_anything_else_is_an_ordinary_plan(
+    fake_tf: FakeTerraform, aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("up", "--target", "aws", "--auto-approve").exit_code == 0
+    workspace(tmp_path).update(lambda state: setattr(state, "migration_state", "migrating"))
+    _replacing_plan(tmp_path, monkeypatch, "module.migrator.module.security.aws_security_group.eic")
+    assert run("up", "--auto-approve").exit_code == 0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,8 +14,9 @@ import pytest
 from migrator import infra
 from migrator.errors import MigratorError
 from tests.fake_terraform.fixtures import OUTPUT_VALUES, FakeTerraform, fake_tf
+from tests.test_aws_e2e_terraform import offline_terraform
 
-__all__ = ["fake_tf"]
+__all__ = ["fake_tf", "offline_terraform"]
 
 
 def runner(fake: FakeTerraform, tmp_path: Path, **kwargs: object) -> infra.Terraform:
@@ -232,3 +235,87 @@ def test_module_source_finds_the_repository_module() -> None:
     assert found == Path(infra.__file__).resolve().parent.parent / "terraform"
     with pytest.raises(MigratorError, match="no Terraform root module"):
         infra.module_source(Path("/nonexistent"))
+
+
+# ---- replacements in a saved plan (`terraform show -json`) ------------------------------------------------
+def test_a_plan_that_destroys_is_read_for_replacements(
+    fake_tf: FakeTerraform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = {
+        "resource_changes": [
+            {
+                "address": "module.migrator.module.redis_source.aws_instance.this",
+                "type": "aws_instance",
+                "change": {"actions": ["delete", "create"], "replace_paths": [["user_data"]]},
+                "action_reason": "replace_because_cannot_update",
+            },
+            {"address": "aws_thing.gone", "type": "aws_thing", "change": {"actions": ["delete"]}},
+        ]
+    }
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    monkeypatch.setenv("FAKE_TF_SHOW", str(tmp_path / "plan.json"))
+    monkeypatch.setenv("FAKE_TF_PLAN", "1,0,2")
+    plan_file = tmp_path / "work" / "tfplan"
+    summary = runner(fake_tf, tmp_path).plan(plan_file)
+    assert fake_tf.argv("show") == ["show", "-no-color", "-json", str(plan_file)]
+    assert summary.replaced == [
+        infra.Replacement(
+            "module.migrator.module.redis_source.aws_instance.this",
+            "aws_instance",
+            "user_data changed: cannot be updated in place",
+        )
+    ]
+
+
+def test_a_plan_that_destroys_nothing_replaces_nothing(fake_tf: FakeTerraform, tmp_path: Path) -> None:
+    assert runner(fake_tf, tmp_path).plan(tmp_path / "work" / "tfplan").replaced == []
+    assert "show" not in fake_tf.commands()  # no replacement without a destroy: the plan is not re-read
+
+
+def test_replacements_in_either_order_with_their_reasons() -> None:
+    plan = {
+        "resource_changes": [
+            {
+                "address": "aws_security_group.this",
+                "type": "aws_security_group",
+                "change": {"actions": ["create", "delete"]},  # create_before_destroy
+                "action_reason": "replace_by_request",
+            },
+            {
+                "address": "aws_instance.this",
+                "type": "aws_instance",
+                "change": {
+                    "actions": ["delete", "create"],
+                    "replace_paths": [["root_block_device", 0, "size"]],
+                },
+            },
+            {"address": "aws_vpc.this", "type": "aws_vpc", "change": {"actions": ["update"]}},
+        ]
+    }
+    assert [(r.address, r.reason) for r in infra.replacements(plan)] == [
+        ("aws_security_group.this", "replacement was requested (-replace)"),
+        ("aws_instance.this", "root_block_device[0].size changed: Terraform replaces it"),
+    ]
+
+
+def test_real_terraform_plans_a_tainted_instance_as_a_replacement(
+    offline_terraform: None, tmp_path: Path
+) -> None:
+    """Terraform's own JSON plan (tf-offline: real Terraform 1.15, no AWS), read through the adapter."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "main.tf").write_text(
+        'provider "aws" {\n  region = "us-east-1"\n}\n'
+        'resource "aws_instance" "this" {\n  ami = "ami-0123"\n  instance_type = "t3.medium"\n}\n'
+    )
+    tf = infra.Terraform(infra.find_terraform(), work)
+    tf.init()
+    first = tf.plan(work / "tfplan")
+    assert (first.add, first.destroy, first.replaced) == (1, 0, [])
+    tf.apply(work / "tfplan")
+    subprocess.run(
+        ["terraform", f"-chdir={work}", "taint", "aws_instance.this"], check=True, capture_output=True
+    )
+    again = tf.plan(work / "tfplan")
+    assert (again.add, again.destroy) == (1, 1)
+    assert again.replaced == [infra.Replacement("aws_instance.this", "aws_instance", "it is tainted")]

@@ -17,7 +17,11 @@ from typer.testing import CliRunner
 from migrator import infra, render
 from migrator.aws import tunnel
 from migrator.cli import app
+from migrator.errors import Code, MigratorError
 from migrator.state import AwsRecord, State, TunnelRecord, Workspace
+from tests.fake_terraform.fixtures import moto_server
+
+__all__ = ["moto_server"]
 
 
 # ---- infra: a chatty terraform (TF_LOG, many warnings) must not deadlock apply/destroy -------------------
@@ -48,7 +52,11 @@ def test_recycled_tunnel_pid_is_neither_trusted_nor_killed(tmp_path: Path) -> No
         record = TunnelRecord(pid=stranger.pid, started="1", source_port=16379, target_port=16380)
         state = State(target_kind="aws", aws=AwsRecord(tunnel=record))
         ws.save(state)
-        assert tunnel.tunnel_urls(state) is None
+        # Not our tunnel: reported as dropped (its process ended), never used.
+        assert tunnel.health(state).state == "dropped"
+        with pytest.raises(MigratorError) as err:
+            tunnel.tunnel_urls(state)
+        assert err.value.code == Code.TUNNEL_DROPPED
         assert tunnel.close(ws, state) is False
         assert stranger.poll() is None, "close() sent SIGTERM to a process that is not the tunnel"
     finally:
@@ -57,15 +65,23 @@ def test_recycled_tunnel_pid_is_neither_trusted_nor_killed(tmp_path: Path) -> No
 
 
 def test_the_tunnel_process_itself_is_recognised(tmp_path: Path) -> None:
+    import socket
+
     ssh = subprocess.Popen(["sleep", "60"])
+    forwards = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]  # what its -L forwards listen on
     try:
-        record = TunnelRecord(pid=ssh.pid, started=tunnel._start_time(ssh.pid), source_port=1, target_port=2)
+        ports = [sock.getsockname()[1] for sock in forwards]
+        record = TunnelRecord(
+            pid=ssh.pid, started=tunnel._start_time(ssh.pid), source_port=ports[0], target_port=ports[1]
+        )
         state = State(target_kind="aws", aws=AwsRecord(tunnel=record))
-        assert tunnel.tunnel_urls(state) == ("redis://127.0.0.1:1", "redis://127.0.0.1:2")
+        assert tunnel.tunnel_urls(state) == (f"redis://127.0.0.1:{ports[0]}", f"redis://127.0.0.1:{ports[1]}")
         assert tunnel.close(Workspace(tmp_path / ".migrator"), state) is True
         assert ssh.wait(timeout=10) == -15
     finally:
         ssh.kill()
+        for sock in forwards:
+            sock.close()
 
 
 # ---- state: concurrent commands saving the workspace must not collide on one temp file ------------------
@@ -143,9 +159,9 @@ time.sleep(600)
 """
 
 
-def test_interrupted_tunnel_start_stops_its_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from moto import mock_aws
-
+def test_interrupted_tunnel_start_stops_its_ssh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moto_server: str
+) -> None:
     from tests.fake_terraform.fixtures import OUTPUT_VALUES
 
     bin_dir = tmp_path / "bin"
@@ -164,17 +180,17 @@ def test_interrupted_tunnel_start_stops_its_ssh(tmp_path: Path, monkeypatch: pyt
             raise KeyboardInterrupt
 
     monkeypatch.setattr(tunnel.time, "sleep", interrupt)
-    with mock_aws(), pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt):
         tunnel.open_tunnel(ws, state, local_port=1, background=True)
     monkeypatch.undo()
     pid = int((bin_dir / "ssh.pid").read_text())
     try:
-        for _ in range(100):  # our child: reap it once terminated
+        for _ in range(100):  # the keeper's child: gone (or a zombie) once its group was ended
             try:
-                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z":
                     break
-            except ChildProcessError:
-                break  # subprocess's own clean-up reaped it already: it has exited
+            except OSError:
+                break
             time.sleep(0.1)
         else:
             pytest.fail("the interrupted tunnel left its ssh running")

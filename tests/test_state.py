@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from migrator.errors import Code, MigratorError
-from migrator.state import AwsRecord, State, TunnelRecord, Workspace
+from migrator.state import AwsRecord, HostRecord, State, TunnelForward, TunnelRecord, Workspace
 
 
 def _add_events(path: str, prefix: str, count: int) -> None:
@@ -58,7 +58,21 @@ def test_typed_records_round_trip_through_state_json(tmp_path: Path) -> None:
         "started": None,
         "bridge_port": None,
         "background": False,
+        "forwards": [],
+        "process_group": False,
+        "log": None,
     }
+
+
+def test_tunnel_forwards_and_the_host_verdict_round_trip(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / ".migrator")
+    forwards = [TunnelForward("source", 1, "127.0.0.1", 6379), TunnelForward("target", 2, "t.cache", 6379)]
+    record = AwsRecord(
+        tunnel=TunnelRecord(5, 1, 2, forwards=forwards, process_group=True, log="/w/tunnel/tunnel.log"),
+        host=HostRecord("i-0", "failed", "user-data: FATAL: x", None, "console output"),
+    )
+    workspace.save(State(target_kind="aws", aws=record))
+    assert workspace.require().aws == record
 
 
 @pytest.mark.parametrize(

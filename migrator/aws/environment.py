@@ -6,17 +6,37 @@ state.json and `down` always destroys what `up` made, whichever directory the co
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrator.aws.outputs import source_port
 from migrator.errors import Code, MigratorError
-from migrator.infra import PlanSummary, Terraform, TerraformBinary, find_terraform, module_source, sync_module
+from migrator.infra import (
+    PlanSummary,
+    Replacement,
+    Terraform,
+    TerraformBinary,
+    find_terraform,
+    module_source,
+    sync_module,
+)
 from migrator.lifecycle.protocol import DownRequest, UpRequest, UpResult
-from migrator.lifecycle.results import EnvironmentStatus
+from migrator.lifecycle.results import EnvironmentStatus, ProgressCallback
 from migrator.state import AwsRecord, State, Workspace
+
+if TYPE_CHECKING:
+    from migrator.aws.host import HostVerdict
+
+# What a replacement of these costs a migration (`user_data_replace_on_change` makes any edit of the host's
+# user data one): up refuses it while migrating and asks before it otherwise, even with --auto-approve.
+PROTECTED = {
+    "aws_instance": "the Redis source host (a new private IP; the data on the old host is gone)",
+    "aws_elasticache_replication_group": "the ElastiCache target group (a new, empty group)",
+}
 
 
 def _working_dir(workspace: Workspace) -> Path:
@@ -116,9 +136,60 @@ def plan(
     return runner.plan(_working_dir(workspace) / "tfplan", destroy=destroy)
 
 
+def _stage(request: UpRequest, description: str, total: int | None) -> AbstractContextManager[Any]:
+    """A progress display for one stage of `up` (none when the caller gave no way to show one)."""
+    return request.stage(description, total) if request.stage else contextlib.nullcontext(request.progress)
+
+
+def protected_replacements(summary: PlanSummary) -> list[Replacement]:
+    return [r for r in summary.replaced if r.resource_type in PROTECTED]
+
+
+def _migrating(state: State) -> bool:
+    """The workspace says migrating, or ElastiCache does (asked only when a replacement is at stake)."""
+    if state.migration_state == "migrating":
+        return True
+    group_id = state.aws.outputs.get("replication_group_id")
+    if not group_id:
+        return False
+    from migrator.aws.elasticache import ReplicationGroup
+
+    try:
+        return ReplicationGroup(group_id, state.aws.region).describe().get("Status") == "migrating"
+    except MigratorError:
+        return False  # no group yet (or no answer): the workspace's state stands
+
+
+def _guard_replacements(state: State, summary: PlanSummary, question: str, request: UpRequest) -> bool:
+    """Refuse a plan that replaces the source host or target group while migrating; else ask about it,
+    even under --auto-approve, unless --allow-replace. True when that question was asked (and answered)."""
+    replaced = protected_replacements(summary)
+    if not replaced:
+        return False
+    what = "; ".join(f"{r.address}, {PROTECTED[r.resource_type]}, because {r.reason}" for r in replaced)
+    if _migrating(state):
+        raise MigratorError(
+            f"the plan replaces {what} — while a migration runs",
+            "finish it first (`migrator migrate complete`) or undo the change that forces the replacement; "
+            "nothing was applied",
+            Code.REPLACE_WHILE_MIGRATING,
+        )
+    if request.allow_replace:
+        return False
+    if request.confirm_replace is None:
+        raise MigratorError(
+            f"the plan replaces {what}",
+            "pass --allow-replace to replace it unattended; nothing was applied",
+            Code.CONFIRMATION_REQUIRED,
+        )
+    request.confirm_replace(f"WARNING: the plan REPLACES {what}. {question}")
+    return True
+
+
 def up(workspace: Workspace, request: UpRequest) -> EnvironmentStatus:
-    """Create (or update) the AWS environment and record its outputs in the workspace."""
+    """Create (or update) the AWS environment, record its outputs, and wait for the source host's build."""
     from migrator.aws.clients import check_credentials, default_region
+    from migrator.aws.host import DEFAULT_TIMEOUT
 
     foreign = request.given(UpRequest.LOCAL_OPTIONS)
     if foreign:
@@ -126,6 +197,11 @@ def up(workspace: Workspace, request: UpRequest) -> EnvironmentStatus:
             f"{', '.join(foreign)} apply to the local target only",
             "drop them, or use --target local",
             Code.INVALID_VALUE,
+        )
+    host_timeout = DEFAULT_TIMEOUT if request.host_timeout is None else request.host_timeout
+    if host_timeout <= 0:
+        raise MigratorError(
+            f"--host-timeout {host_timeout:g} is not a duration", "give seconds > 0", Code.INVALID_VALUE
         )
     state = workspace.load()
     if state is not None and state.target_kind == "local" and state.servers:
@@ -140,28 +216,32 @@ def up(workspace: Workspace, request: UpRequest) -> EnvironmentStatus:
     files = _check_var_files(request.var_files)
     wanted_region = request.region or state.aws.region
     identity = check_credentials(wanted_region or default_region() or "us-east-1")
-    runner, aws = prepare(
-        workspace,
-        var_files=[Path(f) for f in files],
-        region=wanted_region,
-        terraform_bin=binary.path,
-        terraform_dir=request.terraform_dir,
-        recorded=state.aws,
-    )
+    with _stage(request, "terraform init and plan", None):
+        runner, aws = prepare(
+            workspace,
+            var_files=[Path(f) for f in files],
+            region=wanted_region,
+            terraform_bin=binary.path,
+            terraform_dir=request.terraform_dir,
+            recorded=state.aws,
+        )
+        summary = runner.plan(_working_dir(workspace) / "tfplan")
     aws.account = identity["account"]
     state.target_kind, state.aws = "aws", aws
-    summary = runner.plan(_working_dir(workspace) / "tfplan")
     if summary.total:
-        if not request.auto_approve and request.confirm is not None:
-            request.confirm(
-                f"Terraform plan: {summary.sentence()} in AWS account {identity['account']}, region "
-                f"{aws.region or 'from the module default'}. These resources cost money "
-                "(`migrator cost`). Apply?"
-            )
+        question = (
+            f"Terraform plan: {summary.sentence()} in AWS account {identity['account']}, region "
+            f"{aws.region or 'from the module default'}. These resources cost money "
+            "(`migrator cost`). Apply?"
+        )
+        asked = _guard_replacements(state, summary, question, request)
+        if not asked and not request.auto_approve and request.confirm is not None:
+            request.confirm(question)
         # Saved before apply (not before a refused or cancelled prompt): if apply fails half-way, `down`
         # still knows what to destroy.
         workspace.save(state)
-        runner.apply(Path(summary.plan_file or ""), progress=request.progress, total=summary.total)
+        with _stage(request, "terraform apply (resources)", summary.total) as advance:
+            runner.apply(Path(summary.plan_file or ""), progress=advance, total=summary.total)
     outputs = runner.output()
 
     def record(current: State) -> None:
@@ -172,11 +252,38 @@ def up(workspace: Workspace, request: UpRequest) -> EnvironmentStatus:
             region=outputs.get("region") or aws.region,
             applied=True,
             tunnel=current.aws.tunnel,
+            host=current.aws.host,
         )
         current.add_event(f"terraform apply: {summary.sentence()}")
 
     fresh = state
-    return status_from_outputs(workspace.update(record, new=lambda: fresh))
+    state = workspace.update(record, new=lambda: fresh)
+    if request.no_wait_host:
+        return status_from_outputs(state)
+    # A host already seen built stays built (its log may have aged out of CloudWatch since).
+    verdict = recorded_verdict(state)
+    if verdict is None or verdict.state != "done":
+        verdict = _wait_for_host(workspace, state, host_timeout, request)
+    if verdict.state == "failed":
+        raise verdict.failure()
+    return status_from_outputs(workspace.require(), verdict)
+
+
+def _wait_for_host(workspace: Workspace, state: State, timeout: float, request: UpRequest) -> HostVerdict:
+    """Poll the host's build log until its verdict, and keep the verdict in the workspace."""
+    from migrator.aws.host import HostLog, wait_for_build
+
+    log = HostLog(state.aws.outputs, state.aws.region)
+    advance: ProgressCallback | None
+    with _stage(request, "Redis host build (seconds waited for its verdict)", int(timeout)) as advance:
+        verdict = wait_for_build(log, timeout, progress=advance)
+
+    def remember(current: State) -> None:
+        current.aws.host = verdict.record()
+        current.add_event(f"source host {verdict.instance_id}: {verdict.line}")
+
+    workspace.update(remember)
+    return verdict
 
 
 def down(
@@ -222,22 +329,40 @@ def down(
     }
 
 
-def status_from_outputs(state: State) -> EnvironmentStatus:
-    """`migrator status` from what the workspace recorded (no AWS call)."""
-    from migrator.aws.tunnel import tunnel_urls
+def recorded_verdict(state: State) -> HostVerdict | None:
+    """The build verdict `up` kept, if it is the current host's (a replaced host has a verdict of its own)."""
+    from migrator.aws.host import HostLog, from_record
+
+    record, outputs = state.aws.host, state.aws.outputs
+    if record is None or record.instance_id != outputs.get("redis_instance_id"):
+        return None
+    return from_record(record, HostLog(outputs, state.aws.region).location)
+
+
+def status_from_outputs(state: State, verdict: HostVerdict | None = None) -> EnvironmentStatus:
+    """`migrator status` from what the workspace recorded (no AWS call).
+
+    The source's version is what the host reported (its build log, or INFO through the tunnel), never the
+    `redis_version` variable: a host that failed to build runs no Redis of that version.
+    """
+    from migrator.aws import tunnel as tunnels
 
     aws = state.aws
     out = aws.outputs
-    tunnel = tunnel_urls(state)
+    verdict = verdict or recorded_verdict(state)
+    tunnel = tunnels.health(state)
+    local = {f.name: tunnels.local_url(f) for f in tunnel.forwards} if tunnel.state == "open" else {}
     source: dict[str, Any] = {
         "url": f"redis://{out['redis_private_ip']}:{source_port(out)}"
         if out.get("redis_private_ip")
         else None,
-        "version": out.get("redis_version", ""),
+        "version": (verdict.version if verdict else None) or "",
+        "configured_version": out.get("redis_version"),
         "role": "master",
         "instance_id": out.get("redis_instance_id"),
         "instance_type": out.get("redis_instance_type"),
-        "local_url": tunnel[0] if tunnel else None,
+        "local_url": local.get("source"),
+        "build": verdict.to_dict() if verdict else {"state": "unknown", "line": None},
     }
     port = out.get("valkey_port") or 6379
     target: dict[str, Any] = {
@@ -252,19 +377,51 @@ def status_from_outputs(state: State) -> EnvironmentStatus:
         "replication_group_id": out.get("replication_group_id"),
         "node_type": out.get("valkey_node_type"),
         "nodes": out.get("valkey_num_cache_clusters"),
-        "local_url": tunnel[1] if tunnel else None,
+        "local_url": local.get("target"),
     }
     migration = {
         "state": state.migration_state,
         "region": aws.region,
         "terraform_dir": aws.terraform_dir,
+        # `terraform output -json` leaves out null outputs: no key means no dashboard.
+        "dashboard_url": out.get("dashboard_url"),
+        "tunnel": tunnel.to_dict(),
         "events": state.events[-5:],
     }
     return EnvironmentStatus(target_kind="aws", source=source, target=target, migration=migration)
 
 
+def _reported_version(status: EnvironmentStatus, state: State) -> None:
+    """Fill the source's version as the host reports it: INFO through an open tunnel, else its build log."""
+    from migrator.aws.host import HostLog
+
+    if status.source.get("local_url"):
+        from migrator.endpoints import connect
+
+        try:
+            client = connect(status.source["local_url"], "source", timeout=2)
+        except MigratorError as err:
+            status.source["error"] = err.one_line()
+        else:
+            try:
+                status.source["version"] = str(client.info("server").get("redis_version", ""))
+                status.source["version_from"] = "INFO through the tunnel"
+            finally:
+                client.close()
+            return
+    if status.source["build"]["state"] in ("done", "failed") or not status.source.get("instance_id"):
+        return
+    try:
+        verdict = HostLog(state.aws.outputs, state.aws.region).poll()
+    except MigratorError as err:
+        status.source["build"] = {**status.source["build"], "error": err.one_line()}
+        return
+    status.source["build"] = verdict.to_dict()
+    status.source["version"] = verdict.version or ""
+
+
 def describe(workspace: Workspace, state: State) -> EnvironmentStatus:
-    """What exists: the recorded outputs plus the group's live status and engine version from ElastiCache."""
+    """What exists: the recorded outputs, the host's reported version, the group's live status from AWS."""
     from migrator.aws.elasticache import ReplicationGroup
 
     status = status_from_outputs(state)
@@ -272,6 +429,7 @@ def describe(workspace: Workspace, state: State) -> EnvironmentStatus:
     if not group_id:
         status.migration["group_status"] = "not created (run `migrator up --target aws`)"
         return status
+    _reported_version(status, state)
     try:
         live = group_summary(ReplicationGroup(group_id, state.aws.region or state.aws.outputs.get("region")))
     except MigratorError as err:

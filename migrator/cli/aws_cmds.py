@@ -42,6 +42,8 @@ def _aws_state(ws: Workspace) -> State:
 
 def _show_plan(summary: Any, console: Any) -> None:
     console.print(f"Plan: {summary.sentence()}.")
+    for replaced in summary.replaced:
+        console.print(f"replaces {replaced.sentence()}", soft_wrap=True, markup=False)
     for address in summary.resources[:40]:
         console.print(f"  {address}")
     if len(summary.resources) > 40:
@@ -95,6 +97,10 @@ def register(app: typer.Typer, *_: typer.Typer) -> None:
             "change": summary.change,
             "destroy": summary.destroy,
             "resources": summary.resources,
+            # Destroyed and created again (a new id, the data gone): `up` guards the host and the group.
+            "replaced": [
+                {"address": r.address, "type": r.resource_type, "reason": r.reason} for r in summary.replaced
+            ],
         }
         render.emit(document, lambda console: _show_plan(summary, console))
 
@@ -157,13 +163,19 @@ def register(app: typer.Typer, *_: typer.Typer) -> None:
     def tunnel(
         ctx: typer.Context,
         local_port: Annotated[
-            int, typer.Option(help="Local port for the source; the target gets the next one.")
+            int,
+            typer.Option(help="Local port for the source; the target (and the bridge) get the next ones."),
         ] = 16379,
         background: Annotated[bool, typer.Option("--background", help="Detach; close with --close.")] = False,
         close: Annotated[bool, typer.Option("--close", help="Close this workspace's tunnel.")] = False,
         output: OutputOpt = OutputFormat.text,
     ) -> None:
-        """Open SSH forwards over the EC2 Instance Connect Endpoint to Redis and Valkey (AWS CLI v2, ssh)."""
+        """Open SSH forwards over the EC2 Instance Connect Endpoint to Redis and Valkey (AWS CLI >= 2.12).
+
+        The endpoint ends a connection after an hour at most: the tunnel reconnects by itself (a fresh
+        SendSSHPublicKey each time) and says so on stderr (with --background: in the workspace's
+        tunnel/tunnel.log). --close ends it with its ssh and ProxyCommand.
+        """
         from migrator.aws import tunnel as tunnels
 
         ws = workspace(ctx)
@@ -175,9 +187,9 @@ def register(app: typer.Typer, *_: typer.Typer) -> None:
                 lambda console: console.print("tunnel closed" if closed else "no tunnel was open"),
             )
             return
-        if not 0 < local_port < 65535:
+        if not 0 < local_port < 65534:
             raise MigratorError(
-                f"--local-port {local_port} is not usable", "use 1024-65534", Code.INVALID_PORT
+                f"--local-port {local_port} is not usable", "use 1024-65533", Code.INVALID_PORT
             )
 
         def ready(spec: tunnels.TunnelSpec) -> None:
@@ -185,13 +197,14 @@ def register(app: typer.Typer, *_: typer.Typer) -> None:
                 "ok": True,
                 "source_url": spec.source_url,
                 "target_url": spec.target_url,
+                "forwards": {f.name: tunnels.local_url(f) for f in spec.forwards},
                 "background": background,
             }
+            urls = "  ".join(f"{f.name} {tunnels.local_url(f)}" for f in spec.forwards)
             render.emit(
                 document,
                 lambda console: console.print(
-                    f"source {spec.source_url}  target {spec.target_url}"
-                    + ("" if background else "  (Ctrl-C closes the tunnel)")
+                    urls + ("" if background else "  (Ctrl-C closes the tunnel; it reconnects when dropped)")
                 ),
             )
 

@@ -39,6 +39,25 @@ def _show_environment(status: EnvironmentStatus, console: Any) -> None:
         ]  # fmt: skip
         console.print(render.table("cluster nodes", ["", "node", "slots", "role"], nodes))
     console.print(f"migration state: [bold]{status.migration.get('state')}[/bold]")
+    _show_aws_extras(status, console)
+
+
+def _show_aws_extras(status: EnvironmentStatus, console: Any) -> None:
+    """The host's build when it is not plainly done, the tunnel, the dashboard (AWS only)."""
+    lines = []
+    build = (status.source or {}).get("build") or {}
+    if build.get("state") in ("failed", "building"):
+        lines.append(f"source host build: {build['state']} — {build.get('line')} ({build.get('log')})")
+    tunnel = status.migration.get("tunnel") or {}
+    if tunnel.get("state") == "dropped":
+        lines.append(f"tunnel: dropped — {tunnel.get('detail')} (run `migrator tunnel` again)")
+    elif tunnel.get("state") == "open":
+        lines.append("tunnel: " + "  ".join(f"{f['name']} {f['local_url']}" for f in tunnel["forwards"]))
+    if status.migration.get("dashboard_url"):
+        lines.append(f"dashboard: {status.migration['dashboard_url']}")
+    for line in lines:
+        # Never wrapped: URLs and log names are copied from here. Not markup: log lines may hold brackets.
+        console.print(line, soft_wrap=True, markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -59,6 +78,21 @@ def register(app: typer.Typer) -> None:
         auto_approve: Annotated[
             bool, typer.Option("--auto-approve", help="aws: apply without asking.")
         ] = False,
+        allow_replace: Annotated[
+            bool,
+            typer.Option(
+                "--allow-replace",
+                help="aws: let the plan replace the Redis host or the Valkey group without asking "
+                "(never while migrating).",
+            ),
+        ] = False,
+        no_wait_host: Annotated[
+            bool, typer.Option("--no-wait-host", help="aws: do not wait for the Redis host's build verdict.")
+        ] = False,
+        host_timeout: Annotated[
+            float | None,
+            typer.Option(help="aws: seconds to wait for the Redis host's build verdict (default 900)."),
+        ] = None,
         var_file: VarFileOpt = None,
         region: RegionOpt = None,
         terraform_bin: TerraformBinOpt = None,
@@ -107,25 +141,28 @@ def register(app: typer.Typer) -> None:
         ws = workspace(ctx)
         state = ws.load()
         kind = target or TargetKind(state.target_kind if state else "local")
-        with render.progress("provisioning (resources)") as advance:
-            request = UpRequest(
-                auto_approve=auto_approve,
-                confirm=partial(confirm, auto_approve=auto_approve),
-                progress=advance,
-                redis_server=redis_server,
-                valkey_server=valkey_server,
-                bridge_server=bridge_server,
-                source_version=source_version,
-                target_version=target_version,
-                source_port=source_port,
-                target_port=target_port,
-                shards=shards,
-                var_files=var_file or [],
-                region=region,
-                terraform_bin=terraform_bin,
-                terraform_dir=terraform_dir,
-            )
-            result = environment(kind.value, state, shards).up(ws, request)
+        request = UpRequest(
+            auto_approve=auto_approve,
+            confirm=partial(confirm, auto_approve=auto_approve),
+            stage=render.progress,  # one progress display per stage: prompts come between them
+            redis_server=redis_server,
+            valkey_server=valkey_server,
+            bridge_server=bridge_server,
+            source_version=source_version,
+            target_version=target_version,
+            source_port=source_port,
+            target_port=target_port,
+            shards=shards,
+            var_files=var_file or [],
+            region=region,
+            terraform_bin=terraform_bin,
+            terraform_dir=terraform_dir,
+            allow_replace=allow_replace,
+            confirm_replace=partial(confirm, auto_approve=allow_replace, flag="--allow-replace"),
+            no_wait_host=no_wait_host,
+            host_timeout=host_timeout,
+        )
+        result = environment(kind.value, state, shards).up(ws, request)
         if result.already_running and not result.started:
             render.notice("already running; nothing to do")
         document = {

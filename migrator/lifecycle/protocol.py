@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,6 +27,9 @@ from migrator.lifecycle.results import (
 if TYPE_CHECKING:
     from migrator.preflight import ServerFacts
     from migrator.state import State, Workspace
+
+StageProgress = Callable[[str, int | None], AbstractContextManager[ProgressCallback]]
+"""stage(description, total) opens a progress display for one stage of a command (render.progress)."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,11 @@ class UpRequest:
     region: str | None = None
     terraform_bin: str | None = None
     terraform_dir: Path | None = None
+    allow_replace: bool = False  # a plan may replace the source host / target group without the question
+    confirm_replace: Callable[[str], None] | None = None  # that question: asked even with --auto-approve
+    no_wait_host: bool = False  # do not wait for the source host's build verdict
+    host_timeout: float | None = None  # seconds to wait for it (None: the environment's default)
+    stage: StageProgress | None = None  # a progress display per stage (apply, host build), one at a time
 
     LOCAL_OPTIONS = (
         "redis_server",
@@ -206,7 +215,15 @@ class UpRequest:
         "target_port",
         "shards",
     )
-    AWS_OPTIONS = ("var_files", "region", "terraform_bin", "terraform_dir")
+    AWS_OPTIONS = (
+        "var_files",
+        "region",
+        "terraform_bin",
+        "terraform_dir",
+        "allow_replace",
+        "no_wait_host",
+        "host_timeout",
+    )
 
     def given(self, names: tuple[str, ...]) -> list[str]:
         """The options among `names` that were given, spelled as on the command line."""

@@ -84,3 +84,50 @@ def stubbed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Any]]:
     yield stub
     for stubber in stubs.values():
         stubber.assert_no_pending_responses()
+
+
+# The last lines of a good build, as the module's user data writes them (its log, or the console output).
+HOST_BUILT = [
+    "user-data: start 2025-06-01T12:00:00Z",
+    "user-data: redis-server v=7.4.6 answers PING",
+    "user-data: done 2025-06-01T12:04:10Z",
+]
+
+
+def write_host_log(lines: list[str], outputs: dict[str, Any] | None = None) -> None:
+    """Append lines to the host's user-data stream in (moto's) CloudWatch Logs, as the host's agent would."""
+    import contextlib
+    import time
+
+    import boto3
+
+    values = outputs or OUTPUT_VALUES
+    logs = boto3.client("logs", region_name="us-east-1")
+    group, stream = values["redis_source_log_group"], values["redis_source_log_stream"]
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName=group)
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now + i, "message": line} for i, line in enumerate(lines)]
+    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+
+@pytest.fixture
+def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto as a server on loopback, for AWS calls made by other processes (the tunnel's keeper).
+
+    Child processes inherit AWS_ENDPOINT_URL (botocore >= 1.31 honours it); in-process moto could not
+    answer them, and without it they would try AWS itself.
+    """
+    from moto.server import ThreadedMotoServer
+
+    from migrator.local.processes import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    yield url
+    server.stop()
