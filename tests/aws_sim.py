@@ -216,11 +216,14 @@ class SimulatedElastiCache:
         return {"ReplicationGroups": [self.group()]}
 
     def _op_DescribeCacheClusters(self, params: dict[str, Any]) -> dict[str, Any]:
-        cluster = {
+        cluster: dict[str, Any] = {
             "CacheClusterId": params["CacheClusterId"],
             "EngineVersion": self.engine_version,
             "CacheParameterGroup": {"CacheParameterGroupName": self.parameter_group},
         }
+        if params.get("ShowCacheNodeInfo"):
+            address = f"{params['CacheClusterId']}.{self.group_id}.example.cache.amazonaws.com"
+            cluster["CacheNodes"] = [{"CacheNodeId": "0001", "Endpoint": {"Address": address, "Port": 6379}}]
         return {"CacheClusters": [cluster]}
 
     def _op_DescribeCacheParameters(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -364,6 +367,54 @@ def tunnelled_workspace(path: Any, source_port: int, target_port: int) -> Any:
         State(
             target_kind="aws", aws=AwsRecord(region="us-east-1", outputs=dict(OUTPUT_VALUES), tunnel=tunnel)
         )
+    )
+    return workspace
+
+
+def tunnelled_cluster_workspace(path: Any, source_ports: list[int], target_ports: dict[str, int]) -> Any:
+    """A cluster-mode environment's workspace, its tunnel forwarding every source node and target node.
+
+    `source_ports`: the real source masters' ports in slot order (the host's 6379, 6380, …); `target_ports`:
+    member cluster id → the port of the real server standing in for that node.
+    """
+    import os
+
+    from migrator.aws.tunnel import _start_time
+    from migrator.local.cluster import slot_ranges
+    from migrator.state import AwsRecord, State, TunnelForward, TunnelRecord, Workspace
+    from tests.fake_terraform.fixtures import OUTPUT_VALUES
+
+    host_ports = [6379 + i for i in range(len(source_ports))]
+    outputs = {
+        **OUTPUT_VALUES,
+        "valkey_cluster_mode_enabled": True,
+        "redis_cluster_enabled": True,
+        "redis_node_ports": host_ports,
+        "redis_cluster_slots": [
+            {"port": port, "first_slot": first, "last_slot": last}
+            for port, (first, last) in zip(host_ports, slot_ranges(len(host_ports)), strict=True)
+        ],
+        "valkey_num_node_groups": len(source_ports),
+    }
+    first_target = next(iter(target_ports.values()))
+    forwards = [
+        TunnelForward("source", source_ports[0], "127.0.0.1", host_ports[0]),
+        TunnelForward("target", first_target, "clustercfg.example.cache.amazonaws.com", 6379),
+    ]
+    forwards += [
+        TunnelForward(f"source-{host}", port, "127.0.0.1", host)
+        for host, port in zip(host_ports, source_ports, strict=True)
+    ]
+    forwards += [
+        TunnelForward(f"target-{member}", port, f"{member}.example", 6379)
+        for member, port in target_ports.items()
+    ]
+    tunnel = TunnelRecord(
+        os.getpid(), source_ports[0], first_target, _start_time(os.getpid()), forwards=forwards
+    )
+    workspace = Workspace(path)
+    workspace.save(
+        State(target_kind="aws", aws=AwsRecord(region="us-east-1", outputs=outputs, tunnel=tunnel))
     )
     return workspace
 

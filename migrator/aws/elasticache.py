@@ -56,6 +56,23 @@ class ReplicationGroup:
             return {}
         return reply["CacheClusters"][0]
 
+    def node_endpoint(self, cluster_id: str) -> tuple[str, int]:
+        """A member cluster's node address (each member of a cluster-mode group is one node)."""
+        reply = self.call(
+            "DescribeCacheClusters",
+            "describe_cache_clusters",
+            CacheClusterId=cluster_id,
+            ShowCacheNodeInfo=True,
+        )
+        endpoint = (reply["CacheClusters"][0].get("CacheNodes") or [{}])[0].get("Endpoint") or {}
+        if not endpoint.get("Address"):
+            raise MigratorError(
+                f"ElastiCache reports no address for node {cluster_id} yet",
+                "wait until the group is available (`migrator status`), then open the tunnel again",
+                Code.INVALID_CLUSTER_STATE,
+            )
+        return str(endpoint["Address"]), int(endpoint.get("Port") or 6379)
+
     def events(self, since: dt.datetime | None = None, minutes: int = 1440) -> list[dict[str, Any]]:
         """The group's events, oldest first, as {"date", "message"} like the workspace's own events."""
         params: dict[str, Any] = {"SourceIdentifier": self.group_id, "SourceType": "replication-group"}

@@ -22,9 +22,9 @@ from migrator.aws.elasticache import (
     shard_members,
 )
 from migrator.aws.outputs import ModuleOutputs
-from migrator.aws.tunnel import tunnel_bridge_url, tunnel_urls
+from migrator.aws.tunnel import tunnel_bridge_url, tunnel_forwards, tunnel_urls
 from migrator.errors import Code, MigratorError
-from migrator.lifecycle.protocol import DataPlane, StartPhase, StartProgress, TargetView
+from migrator.lifecycle.protocol import DataPlane, Shard, StartPhase, StartProgress, TargetView
 from migrator.lifecycle.results import LinkStatus, MigrationDetails, MigrationState
 from migrator.state import State, Workspace
 
@@ -52,6 +52,7 @@ class AwsBackend:
             )
         self.group = ReplicationGroup(self.outputs.group_id, self.region)
         self._seen_busy = False
+        self._primaries: set[str] = set()  # shard primaries found in this command (one look per command)
 
     @property
     def poll_seconds(self) -> float:
@@ -65,11 +66,71 @@ class AwsBackend:
         if urls is None:
             return None
         if self.outputs.cluster:
-            # One forward per side reaches one shard: watching it alone would pass the others unchecked, so
-            # a cluster has no data plane until the tunnel forwards every node (the service's checks stand).
-            return None
+            return self._cluster_plane(state)
         bridge = tunnel_bridge_url(state) if state.bridged else None
         return DataPlane.single(urls[0], urls[1], via="tunnel", bridge_url=bridge)
+
+    def _cluster_plane(self, state: State) -> DataPlane | None:
+        """Each node group with the source master of its slots, both through their own forwards.
+
+        A tunnel that does not forward every source master and every shard's primary (one opened before
+        the group was a cluster) gives no data plane: watching some shards would pass the others unchecked,
+        so the service's own checks stand instead.
+        """
+        forwards = tunnel_forwards(state)
+        masters = {
+            _key([[int(entry["first_slot"]), int(entry["last_slot"])]]): int(entry["port"])
+            for entry in self.outputs.get("redis_cluster_slots", [])
+        }
+        shards = []
+        for node_group in self.group.latest().get("NodeGroups") or []:
+            slots = aws_preflight.node_group_slots(node_group.get("Slots", ""))
+            port = masters.get(_key(slots))
+            members = [f"target-{m['CacheClusterId']}" for m in node_group.get("NodeGroupMembers") or []]
+            source = forwards.get(f"source-{port}")
+            target = self._shard_primary([forwards[m] for m in members if m in forwards])
+            if source is None or target is None:
+                return None
+            name = str(node_group.get("NodeGroupId", len(shards) + 1))
+            shards.append(Shard(source, target, name=name, slots=tuple((a, b) for a, b in slots)))
+        if not shards:
+            return None
+        address = self.outputs.source_address
+        reach = tuple(
+            (f"redis://{address}:{name.split('-', 1)[1]}", url)
+            for name, url in forwards.items()
+            if name.startswith("source-")
+        )
+        return DataPlane(tuple(shards), via="tunnel", cluster=True, reach=reach)
+
+    def _shard_primary(self, urls: list[str]) -> str | None:
+        """A shard's primary among its nodes' forwards: the one replicating the source (while migrating),
+        else the one that is a master; the first when none answers (the engine then finds it unreachable)."""
+        from migrator.endpoints import connect
+
+        if len(urls) < 2:
+            return urls[0] if urls else None
+        for url in urls:
+            if url in self._primaries:
+                return url
+        found = None
+        for url in urls:
+            try:
+                client = connect(url, "target", timeout=2)
+            except MigratorError:
+                continue
+            try:
+                info = client.info("replication")
+            finally:
+                client.close()
+            if info.get("role") == "slave" and info.get("master_host") == self.outputs.source_address:
+                found = url
+                break
+            if info.get("role") == "master":
+                found = found or url
+        chosen = found or urls[0]
+        self._primaries.add(chosen)
+        return chosen
 
     def endpoints(self) -> tuple[str, str]:
         """Through the tunnel when one is open; else the VPC-private addresses (reachable inside the VPC)."""
@@ -266,3 +327,7 @@ class AwsBackend:
             return None
         # ReplicationLag (seconds) stays in details.metrics: LinkStatus.lag_bytes means bytes.
         return LinkStatus(master_link_status="up" if min(health) >= 1 else "down")
+
+
+def _key(slots: list[list[int]]) -> tuple[tuple[int, int], ...]:
+    return tuple(sorted((int(a), int(b)) for a, b in slots))

@@ -57,9 +57,13 @@ SSH_HINT = (
 )
 
 
-def forwards_from_outputs(outputs: dict[str, Any], local_port: int) -> list[TunnelForward]:
+def forwards_from_outputs(
+    outputs: dict[str, Any], local_port: int, target_nodes: list[tuple[str, str, int]] | None = None
+) -> list[TunnelForward]:
     """One forward per server this machine talks to: the source, the target's primary, the bridge if any.
 
+    A cluster adds one per source node (`source-<port>`) and one per target node (`target-<member id>`,
+    `target_nodes` as (member id, address, port)): each shard's pair is watched, paused and fenced on its own.
     Local ports are consecutive from `local_port`, in this order; remote addresses are as the host sees them.
     """
     forwards = [
@@ -73,6 +77,13 @@ def forwards_from_outputs(outputs: dict[str, Any], local_port: int) -> list[Tunn
     ]
     if outputs.get("bridge_port"):
         forwards.append(TunnelForward("bridge", local_port + 2, "127.0.0.1", int(outputs["bridge_port"])))
+    if outputs.get("redis_cluster_enabled") or outputs.get("valkey_cluster_mode_enabled"):
+        nodes = [(f"source-{port}", "127.0.0.1", int(port)) for port in outputs.get("redis_node_ports") or []]
+        nodes += [(f"target-{member}", address, port) for member, address, port in target_nodes or []]
+        after = forwards[-1].local_port
+        forwards += [
+            TunnelForward(name, after + 1 + i, host, port) for i, (name, host, port) in enumerate(nodes)
+        ]
     return forwards
 
 
@@ -229,6 +240,15 @@ def tunnel_url(state: State, name: str) -> str | None:
     return local_url(forward) if found.state == "open" and forward else None
 
 
+def tunnel_forwards(state: State) -> dict[str, str]:
+    """Every forward's local URL by name, through an open tunnel ({} without one; TunnelDropped if
+    dropped)."""
+    found = health(state, wait=RECONNECT_WAIT_SECONDS)
+    if found.state == "dropped":
+        raise found.error()
+    return {f.name: local_url(f) for f in found.forwards} if found.state == "open" else {}
+
+
 def tunnel_urls(state: State) -> tuple[str, str] | None:
     """(source, target) URLs through an open tunnel, or None without one; a dropped one is TunnelDropped."""
     source = tunnel_url(state, "source")
@@ -314,6 +334,7 @@ def build(
     key_file: Path,
     known_hosts: Path,
     local_port: int = DEFAULT_LOCAL_PORT,
+    target_nodes: list[tuple[str, str, int]] | None = None,
 ) -> TunnelSpec:
     """The ssh argv: one local forward per server, through the EIC endpoint, to the Redis host."""
     missing = [
@@ -339,7 +360,7 @@ def build(
             region,
         ]
     )
-    forwards = forwards_from_outputs(outputs, local_port)
+    forwards = forwards_from_outputs(outputs, local_port, target_nodes)
     argv = [
         ssh,
         "-N",
@@ -365,6 +386,17 @@ def build(
         argv += ["-L", f"127.0.0.1:{forward.local_port}:{forward.remote_host}:{forward.remote_port}"]
     argv.append(f"{OS_USER}@{instance}")
     return TunnelSpec(argv, instance, endpoint, region, str(key_file), forwards)
+
+
+def _target_nodes(state: State, region: str) -> list[tuple[str, str, int]] | None:
+    """A cluster-mode target's nodes (member id, address, port), from ElastiCache; None for one shard."""
+    outputs = state.aws.outputs
+    if not outputs.get("valkey_cluster_mode_enabled"):
+        return None
+    from migrator.aws.elasticache import ReplicationGroup
+
+    group = ReplicationGroup(str(outputs.get("replication_group_id", "")), region)
+    return [(member, *group.node_endpoint(member)) for member in group.describe().get("MemberClusters") or []]
 
 
 def _listening(port: int) -> bool:
@@ -495,6 +527,7 @@ def open_tunnel(
         key_file=key,
         known_hosts=directory / "known_hosts",
         local_port=local_port,
+        target_nodes=_target_nodes(state, region),
     )
     for port in spec.local_ports:
         if _listening(port):

@@ -101,10 +101,12 @@ def register(app: typer.Typer, migrate_app: typer.Typer) -> None:
         """Fill a server with a reproducible mixed dataset of every type (pipelined)."""
         from migrator.workload import load as load_data
 
+        plane = None if url else _plane(ctx)
         url = url or _endpoints(ctx)[0]
         with render.progress("loading keys", keys) as advance:
             report = load_data(
                 url,
+                slot_map=plane.source_map() if plane else None,
                 keys=keys,
                 types=[t.strip() for t in types.split(",") if t.strip()],
                 ttl_fraction=ttl_fraction,
@@ -137,10 +139,12 @@ def register(app: typer.Typer, migrate_app: typer.Typer) -> None:
         from migrator.workload import Ledger, LiveWriter, check_ledger
 
         target_url = ""
+        plane = _plane(ctx) if check or url is None else None
+        source_map = plane.source_map() if plane and url is None else None
         if check or url is None:
             default_source, target_url = _endpoints(ctx)
             url = url or default_source
-        writer = LiveWriter(url, rate=rate, ledger=Ledger(ledger), seed=seed)
+        writer = LiveWriter(url, rate=rate, ledger=Ledger(ledger), seed=seed, slot_map=source_map)
         render.notice(f"writing {rate:g}/s for {duration:g}s to {writer.endpoint.url} (Ctrl-C stops)")
         writer.start(duration)
         try:
@@ -151,10 +155,12 @@ def register(app: typer.Typer, migrate_app: typer.Typer) -> None:
             writer.ledger.close()
         document: dict[str, Any] = {"ok": True, "writer": report, "check": None}
         if check:
-            pairs, shards = _target_shards(ctx, writer.endpoint.url, target_url)
-            for source_url, shard_url in pairs:
+            # A cluster's target shards are found on the data plane: while they replicate they cannot say.
+            pairs = [(s.source_url, s.target_url) for s in plane.shards] if plane and plane.cluster else []
+            for source_url, shard_url in pairs or [(writer.endpoint.url, target_url)]:
                 _wait_for_target(source_url, shard_url, catch_up_timeout)
-            document["check"] = result = check_ledger(writer.ledger, target_url, shards)
+            target_map = plane.target_map() if plane else None
+            document["check"] = result = check_ledger(writer.ledger, target_url, target_map)
             document["ok"] = result.ok
         render.emit(document, partial(_show_write, document))
         if not document["ok"]:
@@ -181,16 +187,21 @@ def register(app: typer.Typer, migrate_app: typer.Typer) -> None:
         """Compare every key, both directions, values by type and TTLs (exit 1 on differences)."""
         from migrator.verify import verify as verify_data
 
-        target_map = None
+        source_map = target_map = None
         if source is None or target is None:
             default_source, default_target = _endpoints(ctx)
-            if target is None:  # the workspace's: a cluster's shards are known even while they replicate
-                target_map = _target_shards(ctx, default_source, default_target)[1]
+            # The workspace's cluster, as its data plane reaches it (its target shards cannot say who they
+            # are while they replicate; through a tunnel the nodes' own addresses are not reachable).
+            plane = _plane(ctx)
+            if plane is not None:
+                source_map = None if source else plane.source_map()
+                target_map = None if target else plane.target_map()
             source, target = source or default_source, target or default_target
         with render.progress("verifying keys") as advance:
             report = verify_data(
                 source,
                 target,
+                source_map=source_map,
                 target_map=target_map,
                 dbs=_dbs(dbs),
                 rounds=rounds,
@@ -205,20 +216,11 @@ def register(app: typer.Typer, migrate_app: typer.Typer) -> None:
             raise typer.Exit(1)
 
 
-def _target_shards(ctx: typer.Context, source_url: str, target_url: str) -> tuple[list[tuple[str, str]], Any]:
-    """(source, target) pairs to wait on before a ledger check, and a cluster target's slot map (else None).
-
-    A cluster's target shards do not run in cluster mode while they replicate: they are found, with the
-    slots each serves, on the workspace's data plane rather than asked.
-    """
+def _plane(ctx: typer.Context) -> Any:
+    """The workspace's data plane (None without a path to the servers)."""
     from migrator.lifecycle.registry import migration
-    from migrator.topology import SlotMap
 
-    plane = migration(workspace(ctx)).backend.data_plane()
-    if plane is None or not plane.cluster:
-        return [(source_url, target_url)], None
-    pairs = [(shard.source_url, shard.target_url) for shard in plane.shards]
-    return pairs, SlotMap.of([(shard.target_url, shard.slots) for shard in plane.shards])
+    return migration(workspace(ctx)).backend.data_plane()
 
 
 def _wait_for_target(source_url: str, target_url: str, timeout: float) -> None:

@@ -158,7 +158,7 @@ class Migration:
         if source_url is None:
             report.checks.append(Check("source_reachable", WARN, NO_DATA_PLANE, NO_DATA_PLANE_FIX))
             return report
-        rows, source = preflight.source_checks(source_url)
+        rows, source = preflight.source_checks(source_url, plane.reachable if plane else None)
         report.checks.extend(rows)
         if source is None or target.facts is None:
             return report
@@ -585,7 +585,10 @@ class Migration:
             plane = self.backend.data_plane()
             if plane is None:
                 return VerifyOutcome(False, "no data-plane path from here to the servers (no tunnel)")
-            return VerifyOutcome(True, None, verify(plane.source_url, plane.target_url, progress=progress))
+            # A cluster's shards as the plane reaches them (through a tunnel, not at their own addresses).
+            report = verify(plane.source_url, plane.target_url, progress=progress,
+                            source_map=plane.source_map(), target_map=plane.target_map())  # fmt: skip
+            return VerifyOutcome(True, None, report)
         except MigratorError as err:
             return VerifyOutcome(False, err.message)
 

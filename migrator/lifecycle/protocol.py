@@ -23,6 +23,7 @@ from migrator.lifecycle.results import (
     MigrationState,
     ProgressCallback,
 )
+from migrator.topology import SlotMap
 
 if TYPE_CHECKING:
     from migrator.preflight import ServerFacts
@@ -55,6 +56,20 @@ class DataPlane:
     shards: tuple[Shard, ...]
     via: str  # "loopback" | "tunnel" | "given"
     cluster: bool = False
+    # A cluster's nodes announce addresses this machine may not reach (the VPC's): announced URL → where
+    # this machine reaches that node (the tunnel's forward). Unlisted URLs are reached as announced.
+    reach: tuple[tuple[str, str], ...] = ()
+
+    def reachable(self, url: str) -> str:
+        return dict(self.reach).get(url, url)
+
+    def source_map(self) -> SlotMap | None:
+        """A cluster's source masters as this machine reaches them, with their slots (None: not a cluster)."""
+        return SlotMap.of([(s.source_url, s.slots) for s in self.shards]) if self.cluster else None
+
+    def target_map(self) -> SlotMap | None:
+        """A cluster's target shards as this machine reaches them (while replicating they cannot say)."""
+        return SlotMap.of([(s.target_url, s.slots) for s in self.shards]) if self.cluster else None
 
     @classmethod
     def single(cls, source_url: str, target_url: str, via: str, bridge_url: str | None = None) -> DataPlane:

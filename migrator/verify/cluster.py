@@ -28,15 +28,17 @@ def verify(
     source_url: str,
     target_url: str,
     *,
+    source_map: SlotMap | None = None,
     target_map: SlotMap | None = None,
     progress: ProgressCallback | None = None,
     **options: Any,
 ) -> VerifyReport:
     """Compare source and target: one pair of servers, or two clusters shard by shard (options as
-    `verifier.verify`'s). `target_map` gives a cluster target's shards when they cannot say (replicating)."""
+    `verifier.verify`'s). The maps give a cluster's shards where asking would not do: target nodes that
+    replicate (out of cluster mode), or nodes whose own addresses are not reachable from here (a tunnel)."""
     from migrator.verify.verifier import verify as verify_pair
 
-    pairs = cluster_pairs(source_url, target_url, target_map)
+    pairs = cluster_pairs(source_url, target_url, source_map, target_map)
     if pairs is None:
         return verify_pair(source_url, target_url, progress=progress, **options)
     return verify_shards(pairs, source_url, target_url, options, progress)
@@ -51,10 +53,10 @@ class ShardPair:
 
 
 def cluster_pairs(
-    source_url: str, target_url: str, target_map: SlotMap | None = None
+    source_url: str, target_url: str, source_map: SlotMap | None = None, target_map: SlotMap | None = None
 ) -> list[ShardPair] | None:
     """The shards to compare, paired by their slots; None when neither side is a cluster."""
-    source = discover(source_url, "source")
+    source = source_map or discover(source_url, "source")
     target = target_map or discover(target_url, "target")
     if source is None and target is None:
         return None

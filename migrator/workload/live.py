@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from migrator.endpoints import Endpoint, connection_error, parse_url
 from migrator.errors import Code, MigratorError
+from migrator.topology import SlotMap
 from migrator.workload.ledger import Ledger, WriteRecord
 from migrator.workload.routing import Router
 
@@ -51,11 +52,18 @@ class LiveWriter:
     """Write at `rate` ops/s to `url` until `duration` elapses or `stop()` is called."""
 
     def __init__(
-        self, url: str, *, rate: float = 200.0, ledger: Ledger | None = None, seed: int | None = None
+        self,
+        url: str,
+        *,
+        rate: float = 200.0,
+        ledger: Ledger | None = None,
+        seed: int | None = None,
+        slot_map: SlotMap | None = None,
     ):
         if rate <= 0:
             raise MigratorError(f"--rate must be positive, not {rate}", "e.g. --rate 200", Code.INVALID_VALUE)
         self.endpoint = parse_url(url, "source")
+        self.slot_map = slot_map  # a cluster's masters as reached from here (else asked of `url`)
         self.rate = rate
         self.ledger = ledger or Ledger()
         self.rng = random.Random(seed)
@@ -87,7 +95,7 @@ class LiveWriter:
         """
         import redis
 
-        router = Router.open(self.endpoint.url, "source", make=self._client)
+        router = Router.open(self.endpoint.url, "source", self.slot_map, make=self._client)
         for url, client in router.clients.items():
             try:
                 client.ping()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from migrator.endpoints import Endpoint, connect, connection_error, parse_url
 from migrator.errors import Code, MigratorError
 from migrator.render import ProgressCallback
-from migrator.topology import key_slot
+from migrator.topology import SlotMap, key_slot
 from migrator.workload.routing import Router
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ def load(
     seed: int = 0,
     prefix: str = "mig:",
     progress: ProgressCallback | None = None,
+    slot_map: SlotMap | None = None,
 ) -> LoadReport:
     """Write `keys` keys spread round-robin over `dbs`; strings are value_size/4..value_size bytes."""
     import redis
@@ -82,7 +83,7 @@ def load(
     advance = progress or (lambda by, total=None: None)
     advance(0, keys)
     started = time.monotonic()
-    writers, writer_for = _writers(endpoint, list(dbs))
+    writers, writer_for = _writers(endpoint, list(dbs), slot_map)
     generator = _Generator(random.Random(seed), types, value_size, prefix.encode())
     counts: Counter[str] = Counter()
     with_ttl = 0
@@ -181,10 +182,13 @@ class _Generator:
 
 
 def _writers(
-    endpoint: Endpoint, dbs: list[int]
+    endpoint: Endpoint, dbs: list[int], slot_map: SlotMap | None = None
 ) -> tuple[dict[Any, _DbWriter], Callable[[int, bytes], _DbWriter]]:
-    """A writer per database of one server, or per node of a cluster (which serves database 0 only)."""
-    router = Router.open(endpoint.url, "source")
+    """A writer per database of one server, or per node of a cluster (which serves database 0 only).
+
+    `slot_map`: the cluster's masters as this machine reaches them (else asked of the server at `endpoint`).
+    """
+    router = Router.open(endpoint.url, "source", slot_map)
     if not router.cluster:
         router.close()
         by_db = {db: _DbWriter(connect(endpoint, "source", db=db)) for db in dbs}
