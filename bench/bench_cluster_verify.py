@@ -20,10 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-import redis  # noqa: E402
 
 from migrator.local import cluster  # noqa: E402
 from migrator.workload import load  # noqa: E402
+from tests.cluster_rehearsal import copy_shards  # noqa: E402
 from tests.servers import ServerProcess, matrix_binary, replicate  # noqa: E402
 
 KEYS = int(os.environ.get("BENCH_CLUSTER_KEYS", "600000"))
@@ -67,29 +67,6 @@ def one_shard_alone(source_url: str, target_url: str):  # type: ignore[no-untype
     return best
 
 
-def copy_shards(source: cluster.LocalCluster, target: cluster.LocalCluster) -> None:
-    for source_url, target_url in zip(source.urls, target.urls, strict=True):
-        master, copy = redis.Redis.from_url(source_url), redis.Redis.from_url(target_url)
-        batch: list[bytes] = []
-        for key in master.scan_iter(count=5000):
-            batch.append(key)
-            if len(batch) == 5000:
-                _copy(master, copy, batch)
-                batch = []
-        _copy(master, copy, batch)
-
-
-def _copy(master: redis.Redis, copy: redis.Redis, keys: list[bytes]) -> None:
-    reads = master.pipeline(transaction=False)
-    for key in keys:
-        reads.dump(key).pexpiretime(key)
-    replies = reads.execute()
-    writes = copy.pipeline(transaction=False)
-    for key, payload, expiry in zip(keys, replies[::2], replies[1::2], strict=True):
-        writes.restore(key, max(expiry, 0), payload, replace=True, absttl=expiry > 0)
-    writes.execute()
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-cluster-verify-") as tmp:
         base = Path(tmp)
@@ -108,7 +85,7 @@ def main() -> None:
                 taken |= {port for spec in clusters[-1].specs for port in (spec.port, spec.cluster_port or 0)}
             begun = time.monotonic()
             load(clusters[0].urls[0], keys=KEYS, ttl_fraction=0.1, value_size=200, seed=1)
-            copy_shards(*clusters)
+            copy_shards(clusters[0].urls, clusters[1].urls)
             print(f"{loaded.keys} keys, the same dataset on a 1-shard pair and a {SHARDS}-shard pair "
                   f"(cluster loaded and copied in {time.monotonic() - begun:.1f}s); "
                   f"{os.cpu_count()} cores")  # fmt: skip

@@ -95,8 +95,39 @@ def assert_a_working_cluster(urls: list[str]) -> None:
         client.close()
 
 
+def copy_shards(source_urls: list[str], target_urls: list[str], batch: int = 5000) -> None:
+    """Each source node's keys onto the target node in the same place (DUMP / RESTORE ABSTTL, in batches)."""
+    for source_url, target_url in zip(source_urls, target_urls, strict=True):
+        master, copy = redis.Redis.from_url(source_url), redis.Redis.from_url(target_url)
+        keys: list[bytes] = []
+        for key in master.scan_iter(count=batch):
+            keys.append(key)
+            if len(keys) == batch:
+                _copy(master, copy, keys)
+                keys = []
+        _copy(master, copy, keys)
+
+
+def _copy(master: redis.Redis, copy: redis.Redis, keys: list[bytes]) -> None:
+    reads = master.pipeline(transaction=False)
+    for key in keys:
+        reads.dump(key).pexpiretime(key)
+    replies = reads.execute()
+    writes = copy.pipeline(transaction=False)
+    for key, payload, expiry in zip(keys, replies[::2], replies[1::2], strict=True):
+        writes.restore(key, max(expiry, 0), payload, replace=True, absttl=expiry > 0)
+    writes.execute()
+
+
 def events(workspace: Path) -> list[str]:
     return [e["message"] for e in json.loads((workspace / "state.json").read_text())["events"]]
 
 
-__all__ = ["ClusterRehearsal", "assert_a_working_cluster", "events", "key_in_each_range", "wait_for"]
+__all__ = [
+    "ClusterRehearsal",
+    "assert_a_working_cluster",
+    "copy_shards",
+    "events",
+    "key_in_each_range",
+    "wait_for",
+]

@@ -16,26 +16,11 @@ from migrator.local.cluster import LocalCluster
 from migrator.topology import SlotMap
 from migrator.verify import EXTRA, MISSING, TTL, VALUE, verify
 from migrator.workload import load
-from tests.cluster_rehearsal import key_in_each_range
+from tests.cluster_rehearsal import copy_shards, key_in_each_range
 from tests.servers import ServerProcess, matrix_binary
 
 SHARDS = cluster.slot_ranges(3)
 pytestmark = pytest.mark.slow
-
-
-def _copy(source: LocalCluster, target: LocalCluster) -> None:
-    """Each source master's keys onto the target node of the same slots (DUMP / RESTORE ABSTTL)."""
-    for source_url, target_url in zip(source.urls, target.urls, strict=True):
-        master, copy = redis.Redis.from_url(source_url), redis.Redis.from_url(target_url)
-        keys = list(master.scan_iter(count=1000))
-        reads = master.pipeline(transaction=False)
-        for key in keys:
-            reads.dump(key).pexpiretime(key)
-        replies = reads.execute()
-        writes = copy.pipeline(transaction=False)
-        for key, payload, expiry in zip(keys, replies[::2], replies[1::2], strict=True):
-            writes.restore(key, max(expiry, 0), payload, replace=True, absttl=expiry > 0)
-        writes.execute()
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +34,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCluste
         )
         try:
             load(source.urls[0], keys=6000, ttl_fraction=0.2, seed=11)
-            _copy(source, target)
+            copy_shards(source.urls, target.urls)
             yield source, target
         finally:
             target.stop()

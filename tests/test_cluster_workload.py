@@ -16,6 +16,7 @@ from migrator.local.cluster import LocalCluster
 from migrator.topology import SlotMap, key_slot
 from migrator.workload import Ledger, LiveWriter, check_ledger, load
 from migrator.workload.load import _writers
+from tests.cluster_rehearsal import copy_shards
 from tests.servers import matrix_binary
 
 
@@ -98,17 +99,7 @@ def test_the_ledger_check_follows_a_given_slot_map(source: LocalCluster, tmp_pat
     stand_ins = [ServerProcess(matrix_binary("valkey", "8.0"), tmp_path / f"s{i}").start() for i in range(3)]
     try:
         topology = [n for n in cluster.topology(source.urls[0]) if n.role == "master"]
-        for node, stand_in in zip(topology, stand_ins, strict=True):
-            master, copy = _node(node.url), stand_in.client()
-            keys = list(master.scan_iter(count=1000))
-            dumps = master.pipeline(transaction=False)
-            for key in keys:
-                dumps.dump(key).pttl(key)
-            replies = dumps.execute()
-            restores = copy.pipeline(transaction=False)
-            for key, payload, ttl in zip(keys, replies[::2], replies[1::2], strict=True):
-                restores.restore(key, max(ttl, 0), payload)
-            restores.execute()
+        copy_shards([node.url for node in topology], [stand_in.url for stand_in in stand_ins])
         slot_map = SlotMap.of([(s.url, n.slots) for n, s in zip(topology, stand_ins, strict=True)])
         assert check_ledger(writer.ledger, stand_ins[0].url, slot_map).ok
         missing = check_ledger(writer.ledger, stand_ins[0].url)  # read as one server: most keys are elsewhere

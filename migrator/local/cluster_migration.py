@@ -10,7 +10,6 @@ here: the engine decides what start and complete check, wait for and refuse, for
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 from migrator import preflight
@@ -20,7 +19,7 @@ from migrator.lifecycle.protocol import DataPlane, Shard, StartPhase, StartProgr
 from migrator.lifecycle.results import LinkStatus, MigrationDetails, MigrationState
 from migrator.local import cluster, cluster_nodes
 from migrator.local.cluster_nodes import node_spec, node_url
-from migrator.local.migration import GROUP_ID, SYNC_FAILURES, SYNC_SUCCESS, _log_tail
+from migrator.local.migration import GROUP_ID, sync_failure
 from migrator.local.processes import LOOPBACK
 from migrator.state import ServerRecord, State, Workspace
 
@@ -151,18 +150,8 @@ class ClusterBackend:
 
     def _sync_failure(self) -> str | None:
         """A fatal sync error in a target node's log after its last success."""
-        for name, record in self._targets():
-            try:
-                tail = _log_tail(self._log(name, record), self._log_marks.get(name, 0))
-            except OSError:
-                continue
-            for marker, reason in SYNC_FAILURES:
-                if marker in tail and SYNC_SUCCESS not in tail.split(marker)[-1]:
-                    return reason.replace("the target", f"target node {name}")
-        return None
-
-    def _log(self, name: str, record: ServerRecord) -> Path:
-        return node_spec(self.workspace, name, record).logfile
+        logs = [(name, node_spec(self.workspace, name, record).logfile) for name, record in self._targets()]
+        return sync_failure((f"target node {name}", log, self._log_marks.get(name, 0)) for name, log in logs)
 
     def abort_start(self) -> bool:
         """The target nodes come back into their cluster, empty, as before the start."""

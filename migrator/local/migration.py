@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -138,15 +139,10 @@ class LocalBackend:
     def _sync_failure(self) -> str | None:
         """A fatal sync error in the target's (or the bridge's) log after its last success."""
         roles = ("bridge", "target") if (self.workspace.load() or self.state).bridged else ("target",)
-        for role in roles:
-            try:
-                tail = _log_tail(self.workspace.logs_dir / f"{role}.log", self._log_marks.get(role, 0))
-            except OSError:
-                continue
-            for marker, reason in SYNC_FAILURES:
-                if marker in tail and SYNC_SUCCESS not in tail.split(marker)[-1]:
-                    return reason.replace("the target", f"the {role}")
-        return None
+        return sync_failure(
+            (f"the {role}", self.workspace.logs_dir / f"{role}.log", self._log_marks.get(role, 0))
+            for role in roles
+        )
 
     def abort_start(self) -> bool:
         try:
@@ -181,6 +177,19 @@ class LocalBackend:
 
     def link_without_data_plane(self) -> LinkStatus | None:
         return None  # the rehearsal always has its data plane
+
+
+def sync_failure(logs: Iterable[tuple[str, Path, int]]) -> str | None:
+    """A fatal sync error in a log, after that log's last success: (who, log, offset to read from) each."""
+    for who, path, since in logs:
+        try:
+            tail = _log_tail(path, since)
+        except OSError:
+            continue
+        for marker, reason in SYNC_FAILURES:
+            if marker in tail and SYNC_SUCCESS not in tail.split(marker)[-1]:
+                return reason.replace("the target", who)
+    return None
 
 
 def _log_tail(path: Path, since: int, size: int = 4000) -> str:
