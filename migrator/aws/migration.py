@@ -82,7 +82,7 @@ class AwsBackend:
             _key([[int(entry["first_slot"]), int(entry["last_slot"])]]): int(entry["port"])
             for entry in self.outputs.get("redis_cluster_slots", [])
         }
-        shards = []
+        shards: list[Shard] = []
         for node_group in self.group.latest().get("NodeGroups") or []:
             slots = aws_preflight.node_group_slots(node_group.get("Slots", ""))
             port = masters.get(_key(slots))

@@ -176,7 +176,7 @@ def merge(
     merged = VerifyReport(
         ok=all(report.ok for report in reports),
         keys_checked=checked,
-        **{kind: sum(getattr(report, kind) for report in reports) for kind in KINDS},  # type: ignore[arg-type]
+        **{kind: sum(getattr(report, kind) for report in reports) for kind in KINDS},
         mismatches=mismatches[:limit],
         duration_s=round(duration, 3),
         keys_per_s=round(checked / duration, 1) if duration else 0.0,
@@ -199,7 +199,7 @@ def merge(
             slots=[list(span) for span in pair.slots],
             ok=report.ok,
             keys_checked=report.keys_checked,
-            **{kind: getattr(report, kind) for kind in KINDS},  # type: ignore[arg-type]
+            **{kind: getattr(report, kind) for kind in KINDS},
             duration_s=report.duration_s,
             keys_per_s=report.keys_per_s,
         )

@@ -62,7 +62,7 @@ class VerifyReport:
     # Forward batches compared by fetching values / by server-side digests (see strategy.py).
     batches: dict[str, int] = field(default_factory=dict)
     # Clusters: each shard's counts (the totals above add them up); empty for a single pair.
-    shards: list[ShardCounts] = field(default_factory=list)
+    shards: list[ShardCounts] = field(default_factory=list, init=False)
 
     def summary(self) -> str:
         if self.ok:
