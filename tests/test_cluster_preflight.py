@@ -42,7 +42,9 @@ def _refused_and_unchanged(env: ClusterRehearsal) -> None:
 
 
 @pytest.mark.slow
-def test_source_faults_fail_their_rows_and_refuse_the_start(env: ClusterRehearsal) -> None:
+def test_source_faults_fail_their_rows_and_refuse_the_start(
+    env: ClusterRehearsal, tmp_path: Path, server_factory: Callable[..., ServerProcess]
+) -> None:
     assert all(row["status"] == "ok" for row in _rows(env, expect=0).values())
     source0, source1 = env.node("source-0"), env.node("source-1")
     id0, id1 = _node_id(env, "source-0"), _node_id(env, "source-1")
@@ -79,11 +81,7 @@ def test_source_faults_fail_their_rows_and_refuse_the_start(env: ClusterRehearsa
     rows = _rows(env, "--source", env.url_of("source-0") + "/1", expect=1)
     assert rows["source_database"]["status"] == "fail"
 
-
-@pytest.mark.slow
-def test_shard_count_and_mode_mismatches_fail(
-    env: ClusterRehearsal, tmp_path: Path, server_factory: Callable[..., ServerProcess]
-) -> None:
+    # Another shard count, and a standalone source against the cluster target.
     two = cluster.start_cluster(
         "source", matrix_binary("redis", "7.0"), 2, tmp_path / "two", tmp_path / "two-logs",
         taken={env.port(name) for name in env.state()["servers"]},

@@ -354,7 +354,7 @@ class Migration:
             ]
         else:
             status.bridge = shards[0].bridge_link()
-        _add_fault_details(status.details, shards[0].source, shards[0].target, status.link)
+        _add_fault_details(status.details, shards, status.link)
         counts = [_hash_field_ttls(c.source) for c in shards if c.source is not None]
         if counts and None not in counts:
             status.details.hash_field_ttls = sum(n for n, _ in counts)  # type: ignore[misc]
@@ -772,17 +772,22 @@ def _try_connect(url: str, role: str) -> redis.Redis | None:
         return None
 
 
-def _add_fault_details(
-    details: MigrationDetails, source: redis.Redis | None, target: redis.Redis | None, link: LinkStatus
-) -> None:
-    """What a fault looks like while it happens: link down since when, resyncs, a restarted source."""
+def _add_fault_details(details: MigrationDetails, shards: list[ShardClients], link: LinkStatus) -> None:
+    """What a fault looks like while it happens: link down since when, resyncs, a restarted source.
+
+    A cluster's: resyncs added up over its source masters, the most recently restarted one's uptime, the
+    first target node over its maxmemory."""
     if not link.up and link.link_down_since_seconds is not None:
         since = time.time() - link.link_down_since_seconds
         details.link_down_since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
-    if source is not None:
-        counts = replication.resync_counts(source)
-        details.resyncs = Resyncs(counts["full"], counts["partial_ok"], counts["partial_err"])
-        details.source_uptime_s = int(source.info("server").get("uptime_in_seconds", 0))
-    if target is not None:
+    sources = [c.source for c in shards if c.source is not None]
+    if sources:
+        counts = [replication.resync_counts(source) for source in sources]
+        totals = [sum(c[name] for c in counts) for name in ("full", "partial_ok", "partial_err")]
+        details.resyncs = Resyncs(*totals)
+        details.source_uptime_s = min(int(s.info("server").get("uptime_in_seconds", 0)) for s in sources)
+    for target in (c.target for c in shards if c.target is not None):
         over = replication.memory_over_limit(target)
         details.memory_warning = over.describe("now") if over else None
+        if over:
+            break
