@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from migrator.verify.report import key_text
+
 if TYPE_CHECKING:
     import redis
 
@@ -111,6 +113,55 @@ def _stream_equal(src: redis.Redis, tgt: redis.Redis, key: bytes) -> bool:
         if len(chunk) < CHUNK:
             return True
         start = b"(" + chunk[-1][0]
+
+
+def expiry_difference(source: int, target: int, tolerance_ms: int) -> str | None:
+    """How two absolute expiry times (ms; -1 persistent) differ beyond the tolerance, or None.
+
+    Equal on a replica: the primary propagates expiries as absolute times (PEXPIREAT, HPEXPIREAT).
+    """
+    if source == target:
+        return None
+    if source < 0 or target < 0:
+        return f"persistent on {'source' if source < 0 else 'target'} only"
+    if abs(source - target) > tolerance_ms:
+        return f"expiry differs by {abs(source - target)} ms"
+    return None
+
+
+def field_ttls_difference(src: redis.Redis, tgt: redis.Redis, key: bytes, tolerance_ms: int) -> str | None:
+    """The first field of hash `key` whose TTL differs beyond the tolerance (fields equal on both sides).
+
+    A server without HPEXPIRETIME (Redis 7.0, Valkey 8) keeps no field TTLs: its fields count as persistent.
+    """
+    for chunk in _scan_chunks(src.hscan, key):
+        fields = list(chunk)
+        if not fields:
+            continue
+        source, target = _field_expiries(src, key, fields), _field_expiries(tgt, key, fields)
+        for name, a, b in zip(
+            fields, source or [-1] * len(fields), target or [-1] * len(fields), strict=True
+        ):
+            if a == -2 or b == -2:  # the field went away since HSCAN: a live write, checked again
+                return f"field {key_text(name)} gone on {'source' if a == -2 else 'target'} during the check"
+            detail = expiry_difference(a, b, tolerance_ms)
+            if detail is not None:
+                lacking = [role for role, got in (("source", source), ("target", target)) if got is None]
+                why = f" (the {lacking[0]} has no HPEXPIRETIME: it keeps no field TTLs)" if lacking else ""
+                return f"field {key_text(name)}: {detail}{why}"
+    return None
+
+
+def _field_expiries(client: redis.Redis, key: bytes, fields: list[bytes]) -> list[int] | None:
+    """HPEXPIRETIME of `fields`; None on a server that does not have the command."""
+    import redis
+
+    try:
+        return list(client.execute_command("HPEXPIRETIME", key, "FIELDS", len(fields), *fields))
+    except redis.ResponseError as exc:
+        if "unknown command" in str(exc).lower():
+            return None
+        raise
 
 
 def _dump_equal(src: redis.Redis, tgt: redis.Redis, key: bytes) -> bool:

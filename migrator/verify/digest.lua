@@ -21,10 +21,15 @@
 -- ARGV[5] "batch" returns one SHA-1 for all the keys instead of their records: a few bytes per batch for
 -- a slow link, where the client asks for the records only when the two sides' batch digests differ. Both
 -- sides must then use the same string mode: "fast" hashes chunks of raw values, "careful" the records.
+-- ARGV[6] "fields" (a server whose INFO keyspace counts keys with hash-field TTLs) appends a hash's field
+-- TTLs to its digest: "~" + SHA-1 of its fields' absolute expiries (HPEXPIRETIME), only when a field has
+-- one, so a hash without field TTLs has the same record either way, on any server; "~*" for a hash too
+-- long to read here (the client compares its field TTLs in chunks). Plain listpack hashes hold none.
 local max_elements = tonumber(ARGV[1])
 local canonical_only = ARGV[2] == 'canonical'
 local budget = tonumber(ARGV[3])
 local batch_only = ARGV[5] == 'batch'
+local field_ttls = ARGV[6] == 'fields'
 local call = redis.call
 local SMALL = 128 -- elements assumed for a listpack/intset value, whose size the encoding bounds
 local work = 0
@@ -124,25 +129,53 @@ local dumpable = {
   stream = {},
 }
 
+-- "~" + SHA-1 of the fields that have a TTL, sorted, each with its absolute expiry; "" when none has one.
+local function field_ttl_digest(key, flat)
+  local fields = {}
+  for i = 1, #flat, 2 do
+    fields[#fields + 1] = flat[i]
+  end
+  local expiries = redis.call('HPEXPIRETIME', key, 'FIELDS', #fields, unpack(fields))
+  local parts = {}
+  for i = 1, #expiries do
+    if expiries[i] >= 0 then
+      parts[#parts + 1] = lp(fields[i]) .. expiries[i] .. ';'
+    end
+  end
+  if #parts == 0 then
+    return ''
+  end
+  table.sort(parts)
+  return '~' .. sha1(table.concat(parts))
+end
+
 local function collection_digest(i, key, kind)
   local spec = collections[kind]
   if spec == nil then
     big[#big + 1] = i
     return '?', kind
   end
-  local dump = not canonical_only and dumpable[kind][redis.call('OBJECT', 'ENCODING', key)]
+  local volatile = field_ttls and kind == 'hash' -- may hold field TTLs, unless its encoding rules them out
+  local encoding = (volatile or not canonical_only) and redis.call('OBJECT', 'ENCODING', key)
+  volatile = volatile and encoding ~= 'listpack'
+  local dump = not canonical_only and dumpable[kind][encoding]
   if dump == 'small' then
     work = work + SMALL
   else
     local length = redis.call(spec[2], key)
     if length > max_elements then
       big[#big + 1] = i
-      return spec[1], '*' .. length
+      return spec[1], '*' .. length .. (volatile and '~*' or '')
     end
     work = work + length
   end
   if dump then
     return spec[1], 'd' .. sha1(string.sub(redis.call('DUMP', key), 1, -11))
+  end
+  if volatile then
+    local flat = redis.call('HGETALL', key)
+    work = work + #flat / 2
+    return spec[1], 'c' .. sorted_pairs_digest(flat) .. field_ttl_digest(key, flat)
   end
   return spec[1], 'c' .. spec[3](key)
 end

@@ -3,10 +3,11 @@
 Forward: SCAN the source; per batch, either fetch (GETRANGE capped at FETCH_LIMIT + PEXPIRETIME per key,
 the same request to both servers) or digest (digest.lua's batch digest on both); keys whose fetched
 values or batch digests differ, and keys a fetch cannot settle (collections, capped strings, missing keys),
-get per-key digest records, classified by the verifier. Reverse: SCAN the target; one EXISTS per batch
-on the source, unless key counts settle it (see DbPass). Several batches are in flight per direction
-(more on a link with latency), so both servers always have work queued while the client compares;
-SCAN replies are read ahead on their own connections.
+get per-key digest records, classified by the verifier; where either server may hold hash-field TTLs
+(Side.digests_field_ttls), a fetched hash found equal has its fields' HPEXPIRETIME compared too. Reverse:
+SCAN the target; one EXISTS per batch on the source, unless key counts settle it (see DbPass). Several
+batches are in flight per direction (more on a link with latency), so both servers always have work queued
+while the client compares; SCAN replies are read ahead on their own connections.
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ from typing import TYPE_CHECKING, Protocol
 from migrator.verify.collection_reads import MAX_ELEMENTS, READERS
 from migrator.verify.report import EXTRA
 from migrator.verify.strategy import FETCH, StrategyChooser
-from migrator.verify.wire import Pending, WireConnection, bulk_strings, encode_keys, per_key
+from migrator.verify.wire import (
+    Pending,
+    Replies,
+    Reply,
+    WireConnection,
+    bulk_strings,
+    command,
+    encode_keys,
+    per_key,
+)
 
 if TYPE_CHECKING:
     from migrator.verify.server import DigestCall, Side
@@ -231,15 +241,55 @@ class _CollectionReads(_Op):
     def finish(self, db_pass: DbPass) -> None:
         source = db_pass.source_conn.wait(self.source)
         target = db_pass.target_conn.wait(self.target)
-        unsettled, at = [], 0
+        field_ttls = db_pass.field_ttls
+        unsettled, hashes, at = [], [], 0
         for key, kind in self.keys_and_types:
             reader = READERS[kind]
             a, b = source[at : at + reader.replies], target[at : at + reader.replies]
             at += reader.replies
             if not reader.equal(a, b):
                 unsettled.append(key)
+            elif field_ttls and kind == b"hash":
+                hashes.append((key, a[0][1][::2]))  # the fields of an equal HSCAN reply
         if unsettled:
             db_pass.submit(_Records(db_pass, unsettled))
+        if hashes:
+            db_pass.submit(_FieldTtls(db_pass, hashes))
+
+
+class _FieldTtls(_Op):
+    """Equal hashes' field TTLs, where either server may hold some: HPEXPIRETIME of every field on both.
+
+    Replicas hold identical absolute expiries; any other reply goes to the records, which compare them
+    within the tolerance. A server without the command keeps no field TTLs: its fields count as persistent.
+    """
+
+    def __init__(self, db_pass: DbPass, hashes: list[tuple[bytes, Replies]]) -> None:
+        self.keys = [key for key, _ in hashes]
+        self.sizes = [len(fields) for _, fields in hashes]
+        request = b"".join(
+            command(b"HPEXPIRETIME", key, b"FIELDS", len(fields), *fields) for key, fields in hashes
+        )
+        self.source = db_pass.source_conn.send(request, len(hashes))
+        self.target = db_pass.target_conn.send(request, len(hashes))
+
+    def finish(self, db_pass: DbPass) -> None:
+        source = db_pass.source_conn.wait(self.source)
+        target = db_pass.target_conn.wait(self.target)
+        differing = [
+            key
+            for key, size, a, b in zip(self.keys, self.sizes, source, target, strict=True)
+            if _field_expiries(a, size) != _field_expiries(b, size)
+        ]
+        if differing:
+            db_pass.submit(_Records(db_pass, differing))
+
+
+def _field_expiries(reply: Reply, size: int) -> Reply:
+    """HPEXPIRETIME's reply, as all persistent from a server that has no such command."""
+    if reply.__class__ is str and reply.lower().startswith("err unknown command"):
+        return [-1] * size
+    return reply
 
 
 class _Digest(_Op):
@@ -341,6 +391,12 @@ class DbPass:
         self.marks = self._marks() if owner.may_count_extras else None
         if self.marks is None:
             self._start_reverse()
+
+    @property
+    def field_ttls(self) -> bool:
+        """Either server may hold hash-field TTLs in this database: fetches compare them too."""
+        source, target = self.owner.source, self.owner.target
+        return source.digests_field_ttls(self.db) or target.digests_field_ttls(self.db)
 
     def _marks(self) -> tuple[Marks, Marks] | None:
         source, target = self.owner.source.change_marks(self.db), self.owner.target.change_marks(self.db)

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 from migrator.endpoints import Endpoint, connect, connection_error, parse_url
 from migrator.errors import Code, MigratorError
+from migrator.preflight import server_identity
 from migrator.verify.wire import Reply, WireConnection, bulk_strings, command, encode_keys
+from migrator.versions import keeps_hash_field_ttls
 
 if TYPE_CHECKING:
     import redis
@@ -22,6 +24,9 @@ SCRIPT_BUDGET = 50_000  # elements read per digest call: keeps each call to a fe
 LARGE_STRING = 256 * 1024
 TIMEOUT = 30.0
 Info = dict[str, str | dict[str, str]]  # INFO fields; keyspace lines (db0:keys=...) as dicts
+# INFO keyspace counts of keys holding hash-field TTLs: Redis 7.4+ (`subexpiry`: may still count a key for a
+# while after its field TTLs are gone, never too few) and Valkey 9+ (`keys_with_volatile_items`).
+FIELD_TTL_COUNTS = ("subexpiry", "keys_with_volatile_items")
 # Every change to a keyspace moves one of these: a write (the dirty counter), an expiry, an eviction.
 CHANGE_COUNTERS = ("rdb_changes_since_last_save", "expired_keys", "evicted_keys")
 # And these move when the counters could have been reset or the data replaced: a save (it resets the
@@ -55,11 +60,16 @@ class Side:
     # Either server of the pair runs in cluster mode: a multi-key command must keep to one slot there
     # (CROSSSLOT otherwise; even inside a script, Valkey 9 refuses keys of several slots).
     slot_safe: bool = False
+    field_ttls: bool = False  # this server can hold hash-field TTLs (HEXPIRE…: Redis 7.4+, Valkey 9+)
+    # Databases where INFO keyspace has counted keys with hash-field TTLs since the run began: only there do
+    # digests and fetches read them (HPEXPIRETIME), so a server without any pays nothing per key.
+    _field_ttl_dbs: set[int] = field(default_factory=set)
 
     @classmethod
     def open(cls, url: str, role: str) -> Side:
         side = cls(role, parse_url(url, role))
-        version = str(side.info("server").get("redis_version", "0"))
+        server = side.info("server")
+        version = str(server.get("redis_version", "0"))
         if tuple(int(p) for p in version.split(".")[:2]) < MIN_VERSION:
             side.close()
             raise MigratorError(
@@ -69,6 +79,9 @@ class Side:
             )
         side._script_sha = bytes(side._call(0, command(b"SCRIPT", b"LOAD", DIGEST_LUA)))
         side.cluster = str(side.info("cluster").get("cluster_enabled", "0")) == "1"
+        side.field_ttls = keeps_hash_field_ttls(*server_identity(server))
+        if side.field_ttls:
+            side.info("keyspace")  # which databases hold hash-field TTLs now (see `info`)
         return side
 
     def __enter__(self) -> Side:
@@ -110,7 +123,23 @@ class Side:
         return conn.check(conn.call(request)[0])
 
     def info(self, *sections: str) -> Info:
-        return parse_info(self._call(0, command(b"INFO", *sections)))
+        info = parse_info(self._call(0, command(b"INFO", *sections)))
+        if self.field_ttls:
+            self._note_field_ttls(info)
+        return info
+
+    def _note_field_ttls(self, info: Info) -> None:
+        """Every INFO with keyspace lines (at open, counting keys, watching for changes) updates the dbs."""
+        for name, fields in info.items():
+            if isinstance(fields, dict) and name.startswith("db"):
+                counts = [fields[count] for count in FIELD_TTL_COUNTS if count in fields]
+                # A server that says nothing (one of a later version) may hold some.
+                if not counts or any(count != "0" for count in counts):
+                    self._field_ttl_dbs.add(int(name[2:]))
+
+    def digests_field_ttls(self, db: int) -> bool:
+        """Whether this server's digests and fetches of db's hashes read their field TTLs too."""
+        return db in self._field_ttl_dbs
 
     def key_counts(self) -> dict[int, int]:
         """Keys per database that holds any (INFO keyspace)."""
@@ -138,7 +167,15 @@ class Side:
         self.careful = self.careful or longest > LARGE_STRING
 
     def digest_request(
-        self, encoded_keys: bytes, count: int, max_elements: int, canonical: bool, batch: bool, careful: bool
+        self,
+        encoded_keys: bytes,
+        count: int,
+        max_elements: int,
+        canonical: bool,
+        batch: bool,
+        careful: bool,
+        *,
+        field_ttls: bool = False,
     ) -> bytes:
         """EVALSHA of digest.lua over `count` keys, encoded and joined once for both sides."""
         args = (
@@ -147,6 +184,7 @@ class Side:
             SCRIPT_BUDGET,
             "careful" if careful else "fast",
             "batch" if batch else "records",
+            "fields" if field_ttls else "values",
         )
         head = b"*%d\r\n$7\r\nEVALSHA\r\n" % (3 + count + len(args)) + bulk_strings((self._script_sha, count))
         return head + encoded_keys + bulk_strings(args)
@@ -210,7 +248,8 @@ class DigestCall:
     def _request(self, encoded_keys: bytes | None) -> bytes:
         rest = self.keys[self.done :]
         encoded = b"".join(encode_keys(rest)) if encoded_keys is None else encoded_keys
-        return self.side.digest_request(encoded, len(rest), *self.options)
+        field_ttls = self.side.digests_field_ttls(self.conn.db)
+        return self.side.digest_request(encoded, len(rest), *self.options, field_ttls=field_ttls)
 
     def result(self) -> DigestCall:
         """Wait for every piece (sending the follow-up calls a budget split needs)."""

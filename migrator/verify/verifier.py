@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, TypeVar
 
 from migrator.errors import Code, MigratorError
 from migrator.render import ProgressCallback
 from migrator.verify.collection_reads import MAX_ELEMENTS
-from migrator.verify.compare import values_equal
+from migrator.verify.compare import expiry_difference, field_ttls_difference, values_equal
 from migrator.verify.passes import BATCH, DbPass
 from migrator.verify.report import EXTRA, KINDS, MISSING, TTL, VALUE, Mismatch, VerifyReport, key_text
 from migrator.verify.server import Side, wait_caught_up
@@ -26,10 +26,12 @@ from migrator.verify.strategy import FETCH, StrategyChooser
 if TYPE_CHECKING:
     import redis
 
+T = TypeVar("T")
 MAX_CANDIDATES = 100_000  # keys kept for re-check rounds; beyond this, first-round findings are final
 CATCH_UP_TIMEOUT = 10.0
 TYPE_NAMES = {b"s": "string", b"h": "hash", b"l": "list", b"t": "set", b"z": "zset", b"x": "stream"}
 COLLECTION_LETTERS = b"hltzx"  # their records carry a method letter: d(ump) or c(anonical)
+FIELD_TTLS, NOT_DIGESTED = b"~", b"*"  # a hash record's field-TTL part: "~<sha1>", "~*" (see digest.lua)
 
 
 def verify(
@@ -241,6 +243,8 @@ class _Verifier:
     ) -> tuple[str, str] | None:
         source_value, _, source_expiry = source_record.rpartition(b":")
         target_value, _, target_expiry = target_record.rpartition(b":")
+        source_value, _, source_fields = source_value.partition(FIELD_TTLS)
+        target_value, _, target_fields = target_value.partition(FIELD_TTLS)
         if source_value == b"-":  # deleted on the source since it was scanned
             return (EXTRA, "") if target_value != b"-" else None
         if target_value == b"-":
@@ -248,36 +252,30 @@ class _Verifier:
         source_type, target_type = _type_name(source_value), _type_name(target_value)
         if source_type != target_type:
             return VALUE, f"type {source_type} on source, {target_type} on target"
-        if source_value != target_value or big:
-            with self.source.guard(), self.target.guard():
-                equal = _values_equal(self.source.client(db), self.target.client(db), key, source_type)
-            if not equal:
-                return VALUE, f"{source_type} values differ"
-        return self._ttl_difference(int(source_expiry), int(target_expiry))
+        differs = source_value != target_value or big
+        if differs and not self._logical(db, lambda s, t: values_equal(s, t, key, source_type), False):
+            return VALUE, f"{source_type} values differ"
+        detail = expiry_difference(int(source_expiry), int(target_expiry), self.tolerance)
+        # Field TTLs: their digests differ, or a hash was too long to digest them (either side).
+        if detail is None and (
+            source_fields != target_fields or NOT_DIGESTED in (source_fields, target_fields)
+        ):
+            changed: str | None = "changed during the check"
+            detail = self._logical(db, lambda s, t: field_ttls_difference(s, t, key, self.tolerance), changed)
+        return None if detail is None else (TTL, detail)
 
-    def _ttl_difference(self, source_expiry: int, target_expiry: int) -> tuple[str, str] | None:
-        """Absolute expiry times (PEXPIRETIME, -1 persistent) are equal on a replica; allow the tolerance."""
-        if source_expiry == target_expiry:
-            return None
-        if source_expiry < 0 or target_expiry < 0:
-            persistent = "source" if source_expiry < 0 else "target"
-            return TTL, f"persistent on {persistent} only"
-        if abs(source_expiry - target_expiry) > self.tolerance:
-            return TTL, f"expiry differs by {abs(source_expiry - target_expiry)} ms"
-        return None
+    def _logical(self, db: int, compare: Callable[[redis.Redis, redis.Redis], T], changed: T) -> T:
+        """compare(source, target) on redis-py clients, or `changed` for a key that vanished or changed type
+        since its digest (live writes: WRONGTYPE, or XINFO on a deleted stream), re-checked next round."""
+        import redis
 
-
-def _values_equal(source: redis.Redis, target: redis.Redis, key: bytes, type_name: str) -> bool:
-    """values_equal(), where a key that vanished or changed type since its digest is simply not equal."""
-    import redis
-
-    try:
-        return values_equal(source, target, key, type_name)
-    except redis.ResponseError as exc:
-        # Live writes: WRONGTYPE, or XINFO on a deleted stream. Re-checked next round like any change.
-        if str(exc).startswith(("WRONGTYPE", "no such key")):
-            return False
-        raise
+        with self.source.guard(), self.target.guard():
+            try:
+                return compare(self.source.client(db), self.target.client(db))
+            except redis.ResponseError as exc:
+                if str(exc).startswith(("WRONGTYPE", "no such key")):
+                    return changed
+                raise
 
 
 def _is_dump(record: bytes) -> bool:

@@ -69,7 +69,7 @@ class WireConnection:
     def __init__(self, endpoint: Endpoint, role: str, db: int, timeout: float) -> None:
         import hiredis
 
-        self.endpoint, self.role = endpoint, role
+        self.endpoint, self.role, self.db = endpoint, role, db
         try:
             self._sock = socket.create_connection((endpoint.host, endpoint.port), timeout)
         except OSError as exc:
