@@ -75,8 +75,8 @@ def cluster_endpoint(source: LocalCluster):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("shard", [0, 1, 2])
 def test_the_ledger_check_finds_a_write_lost_on_any_shard(source: LocalCluster, shard: int) -> None:
     writer = LiveWriter(source.urls[2], rate=2000, ledger=Ledger(), seed=shard)
-    report = writer.run(duration=1.0)
-    assert report.acked > 500 and report.failed == 0  # every write routed to the right master
+    report = writer.run(duration=0.5)
+    assert report.acked > 250 and report.failed == 0  # every write routed to the right master
     routes = SlotMap.from_nodes(cluster.topology(source.urls[0]))
     masters_written = {routes.url_for(r.key) for r in writer.ledger.records}
     assert masters_written == set(source.urls)
