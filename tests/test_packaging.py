@@ -50,7 +50,7 @@ def test_pipx_install_gives_a_working_console_script(tmp_path: Path) -> None:
     )
     assert ".lua" in shipped
     # The Terraform root module travels with the package, so `up --target aws` finds it after install.
-    found = installed_python("from migrator.infra import bundled_module; print(bundled_module())")
+    found = installed_python("from migrator.terraform_adapter import bundled_module; print(bundled_module())")
     assert found.startswith(str(venv)) and (Path(found) / "main.tf").exists()
     assert (Path(found) / "modules" / "redis_source" / "templates").is_dir()
     # The thin root calls the reusable, provider-free module, which must travel with it.

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from migrator import infra, render
+from migrator import render
+from migrator import terraform_adapter as infra
 from migrator.aws import tunnel
 from migrator.cli import app
 from migrator.errors import Code, MigratorError

@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from migrator.aws.outputs import source_port
 from migrator.errors import Code, MigratorError
-from migrator.infra import (
+from migrator.lifecycle.protocol import DownRequest, UpRequest, UpResult
+from migrator.lifecycle.results import EnvironmentStatus, ProgressCallback
+from migrator.state import AwsRecord, State, Workspace
+from migrator.terraform_adapter import (
     PlanSummary,
     Replacement,
     Terraform,
@@ -24,9 +27,6 @@ from migrator.infra import (
     module_source,
     sync_module,
 )
-from migrator.lifecycle.protocol import DownRequest, UpRequest, UpResult
-from migrator.lifecycle.results import EnvironmentStatus, ProgressCallback
-from migrator.state import AwsRecord, State, Workspace
 
 if TYPE_CHECKING:
     from migrator.aws.host import HostVerdict

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,6 +28,23 @@ OutputOpt = Annotated[
         callback=_set_output,
         is_eager=True,
         case_sensitive=False,
+    ),
+]
+
+
+# The AWS target's Terraform options (`up`, `plan`).
+VarFileOpt = Annotated[
+    list[Path] | None, typer.Option("--var-file", help="terraform -var-file (repeatable).")
+]
+RegionOpt = Annotated[str | None, typer.Option(help="AWS region (terraform var `region`).")]
+TerraformBinOpt = Annotated[
+    str | None, typer.Option(envvar="MIGRATOR_TERRAFORM", help="terraform or tofu binary.")
+]
+TerraformDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        envvar="MIGRATOR_TERRAFORM_DIR",
+        help="Root module to use (default: the terraform/ shipped with migrator).",
     ),
 ]
 

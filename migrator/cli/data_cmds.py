@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from migrator import render
+from migrator.cli.apps import app, migrate_app
 from migrator.cli.common import OutputOpt, workspace
 from migrator.errors import Code, MigratorError
 from migrator.render import OutputFormat
@@ -81,139 +82,138 @@ def _show_write(document: dict[str, Any], console: Any) -> None:
         console.print(check.summary())
 
 
-def register(app: typer.Typer, migrate_app: typer.Typer) -> None:
-    @app.command(
-        epilog="Examples:  migrator load --keys 100000 --dbs 0,1  ·  migrator load --types hash,zset"
-    )
-    def load(
-        ctx: typer.Context,
-        keys: Annotated[int, typer.Option(help="How many keys to write.")] = 10_000,
-        types: Annotated[
-            str, typer.Option(help="Comma-separated: string,hash,list,set,zset,stream.")
-        ] = "string,hash,list,set,zset,stream",
-        ttl_fraction: Annotated[float, typer.Option(help="Fraction of keys given a TTL.")] = 0.1,
-        value_size: Annotated[int, typer.Option(help="Largest ordinary string value, in bytes.")] = 200,
-        dbs: DbsOpt = "0",
-        seed: Annotated[int, typer.Option(help="Same seed, same dataset.")] = 0,
-        url: UrlOpt = None,
-        output: OutputOpt = OutputFormat.text,
-    ) -> None:
-        """Fill a server with a reproducible mixed dataset of every type (pipelined)."""
-        from migrator.workload import load as load_data
+@app.command(epilog="Examples:  migrator load --keys 100000 --dbs 0,1  ·  migrator load --types hash,zset")
+def load(
+    ctx: typer.Context,
+    keys: Annotated[int, typer.Option(help="How many keys to write.")] = 10_000,
+    types: Annotated[
+        str, typer.Option(help="Comma-separated: string,hash,list,set,zset,stream.")
+    ] = "string,hash,list,set,zset,stream",
+    ttl_fraction: Annotated[float, typer.Option(help="Fraction of keys given a TTL.")] = 0.1,
+    value_size: Annotated[int, typer.Option(help="Largest ordinary string value, in bytes.")] = 200,
+    dbs: DbsOpt = "0",
+    seed: Annotated[int, typer.Option(help="Same seed, same dataset.")] = 0,
+    url: UrlOpt = None,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Fill a server with a reproducible mixed dataset of every type (pipelined)."""
+    from migrator.workload import load as load_data
 
-        plane = None if url else _plane(ctx)
-        url = url or _endpoints(ctx)[0]
-        with render.progress("loading keys", keys) as advance:
-            report = load_data(
-                url,
-                slot_map=plane.source_map() if plane else None,
-                keys=keys,
-                types=[t.strip() for t in types.split(",") if t.strip()],
-                ttl_fraction=ttl_fraction,
-                value_size=value_size,
-                dbs=_dbs(dbs) or [0],
-                seed=seed,
-                progress=advance,
-            )
-        render.emit(report, partial(_show_load, report))
+    plane = None if url else _plane(ctx)
+    url = url or _endpoints(ctx)[0]
+    with render.progress("loading keys", keys) as advance:
+        report = load_data(
+            url,
+            slot_map=plane.source_map() if plane else None,
+            keys=keys,
+            types=[t.strip() for t in types.split(",") if t.strip()],
+            ttl_fraction=ttl_fraction,
+            value_size=value_size,
+            dbs=_dbs(dbs) or [0],
+            seed=seed,
+            progress=advance,
+        )
+    render.emit(report, partial(_show_load, report))
 
-    @app.command(
-        epilog="Examples:  migrator write --rate 500 --duration 30 --ledger ledger.jsonl --check  ·  "
-        "migrator write --url redis://127.0.0.1:6379 --duration 10"
-    )
-    def write(
-        ctx: typer.Context,
-        rate: Annotated[float, typer.Option(help="Writes per second.")] = 200.0,
-        duration: Annotated[float, typer.Option(help="Seconds to write (Ctrl-C stops earlier).")] = 10.0,
-        url: UrlOpt = None,
-        ledger: Annotated[Path | None, typer.Option(help="Also write the ledger to this JSONL file.")] = None,
-        check: Annotated[
-            bool,
-            typer.Option("--check", help="Then check every acknowledged write is on the workspace target."),
-        ] = False,
-        catch_up_timeout: Annotated[float, typer.Option(help="Seconds --check waits for the target.")] = 60.0,
-        seed: Annotated[int | None, typer.Option(help="Seed for a reproducible op sequence.")] = None,
-        output: OutputOpt = OutputFormat.text,
-    ) -> None:
-        """Live writes (SET INCR HSET LPUSH ZADD XADD EXPIRE DEL) with a ledger of acknowledged writes."""
-        from migrator.workload import Ledger, LiveWriter, check_ledger
 
-        target_url = ""
-        plane = _plane(ctx) if check or url is None else None
-        source_map = plane.source_map() if plane and url is None else None
-        if check or url is None:
-            default_source, target_url = _endpoints(ctx)
-            url = url or default_source
-        writer = LiveWriter(url, rate=rate, ledger=Ledger(ledger), seed=seed, slot_map=source_map)
-        render.notice(f"writing {rate:g}/s for {duration:g}s to {writer.endpoint.url} (Ctrl-C stops)")
-        writer.start(duration)
-        try:
-            report = writer.wait()
-        except KeyboardInterrupt:
-            report = writer.stop()
-        finally:
-            writer.ledger.close()
-        document: dict[str, Any] = {"ok": True, "writer": report, "check": None}
-        if check:
-            # A cluster's target shards are found on the data plane: while they replicate they cannot say.
-            pairs = [(s.source_url, s.target_url) for s in plane.shards] if plane and plane.cluster else []
-            for source_url, shard_url in pairs or [(writer.endpoint.url, target_url)]:
-                _wait_for_target(source_url, shard_url, catch_up_timeout)
-            target_map = plane.target_map() if plane else None
-            document["check"] = result = check_ledger(writer.ledger, target_url, target_map)
-            document["ok"] = result.ok
-        render.emit(document, partial(_show_write, document))
-        if not document["ok"]:
-            render.stderr_console().print(document["check"].summary())
-            raise typer.Exit(1)
+@app.command(
+    epilog="Examples:  migrator write --rate 500 --duration 30 --ledger ledger.jsonl --check  ·  "
+    "migrator write --url redis://127.0.0.1:6379 --duration 10"
+)
+def write(
+    ctx: typer.Context,
+    rate: Annotated[float, typer.Option(help="Writes per second.")] = 200.0,
+    duration: Annotated[float, typer.Option(help="Seconds to write (Ctrl-C stops earlier).")] = 10.0,
+    url: UrlOpt = None,
+    ledger: Annotated[Path | None, typer.Option(help="Also write the ledger to this JSONL file.")] = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Then check every acknowledged write is on the workspace target."),
+    ] = False,
+    catch_up_timeout: Annotated[float, typer.Option(help="Seconds --check waits for the target.")] = 60.0,
+    seed: Annotated[int | None, typer.Option(help="Seed for a reproducible op sequence.")] = None,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Live writes (SET INCR HSET LPUSH ZADD XADD EXPIRE DEL) with a ledger of acknowledged writes."""
+    from migrator.workload import Ledger, LiveWriter, check_ledger
 
-    @migrate_app.command(
-        epilog="Examples:  migrator migrate verify  ·  migrator migrate verify --rounds 5 -o json  ·  "
-        "migrator migrate verify --source redis://10.0.2.15:6379 --target redis://127.0.0.1:16379 --dbs 0"
-    )
-    def verify(
-        ctx: typer.Context,
-        source: Annotated[str | None, typer.Option(help="Source URL (default: the workspace's).")] = None,
-        target: Annotated[str | None, typer.Option(help="Target URL (default: the workspace's).")] = None,
-        dbs: DbsOpt = None,
-        rounds: Annotated[int, typer.Option(help="Re-check differing keys up to this many rounds.")] = 3,
-        ttl_tolerance: Annotated[
-            int, typer.Option("--ttl-tolerance", help="Allowed expiry difference, in ms.")
-        ] = 1000,
-        sample: Annotated[float | None, typer.Option(help="Check only this fraction of keys (0-1].")] = None,
-        max_report: Annotated[int, typer.Option(help="List at most this many differing keys.")] = 100,
-        output: OutputOpt = OutputFormat.text,
-    ) -> None:
-        """Compare every key, both directions, values by type and TTLs (exit 1 on differences)."""
-        from migrator.verify import verify as verify_data
+    target_url = ""
+    plane = _plane(ctx) if check or url is None else None
+    source_map = plane.source_map() if plane and url is None else None
+    if check or url is None:
+        default_source, target_url = _endpoints(ctx)
+        url = url or default_source
+    writer = LiveWriter(url, rate=rate, ledger=Ledger(ledger), seed=seed, slot_map=source_map)
+    render.notice(f"writing {rate:g}/s for {duration:g}s to {writer.endpoint.url} (Ctrl-C stops)")
+    writer.start(duration)
+    try:
+        report = writer.wait()
+    except KeyboardInterrupt:
+        report = writer.stop()
+    finally:
+        writer.ledger.close()
+    document: dict[str, Any] = {"ok": True, "writer": report, "check": None}
+    if check:
+        # A cluster's target shards are found on the data plane: while they replicate they cannot say.
+        pairs = [(s.source_url, s.target_url) for s in plane.shards] if plane and plane.cluster else []
+        for source_url, shard_url in pairs or [(writer.endpoint.url, target_url)]:
+            _wait_for_target(source_url, shard_url, catch_up_timeout)
+        target_map = plane.target_map() if plane else None
+        document["check"] = result = check_ledger(writer.ledger, target_url, target_map)
+        document["ok"] = result.ok
+    render.emit(document, partial(_show_write, document))
+    if not document["ok"]:
+        render.stderr_console().print(document["check"].summary())
+        raise typer.Exit(1)
 
-        source_map = target_map = None
-        if source is None or target is None:
-            default_source, default_target = _endpoints(ctx)
-            # The workspace's cluster, as its data plane reaches it (its target shards cannot say who they
-            # are while they replicate; through a tunnel the nodes' own addresses are not reachable).
-            plane = _plane(ctx)
-            if plane is not None:
-                source_map = None if source else plane.source_map()
-                target_map = None if target else plane.target_map()
-            source, target = source or default_source, target or default_target
-        with render.progress("verifying keys") as advance:
-            report = verify_data(
-                source,
-                target,
-                source_map=source_map,
-                target_map=target_map,
-                dbs=_dbs(dbs),
-                rounds=rounds,
-                ttl_tolerance_ms=ttl_tolerance,
-                sample=sample,
-                max_report=max_report,
-                progress=advance,
-            )
-        render.emit(report, partial(_show_verify, report))
-        if not report.ok:
-            render.stderr_console().print(report.summary())
-            raise typer.Exit(1)
+
+@migrate_app.command(
+    epilog="Examples:  migrator migrate verify  ·  migrator migrate verify --rounds 5 -o json  ·  "
+    "migrator migrate verify --source redis://10.0.2.15:6379 --target redis://127.0.0.1:16379 --dbs 0"
+)
+def verify(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option(help="Source URL (default: the workspace's).")] = None,
+    target: Annotated[str | None, typer.Option(help="Target URL (default: the workspace's).")] = None,
+    dbs: DbsOpt = None,
+    rounds: Annotated[int, typer.Option(help="Re-check differing keys up to this many rounds.")] = 3,
+    ttl_tolerance: Annotated[
+        int, typer.Option("--ttl-tolerance", help="Allowed expiry difference, in ms.")
+    ] = 1000,
+    sample: Annotated[float | None, typer.Option(help="Check only this fraction of keys (0-1].")] = None,
+    max_report: Annotated[int, typer.Option(help="List at most this many differing keys.")] = 100,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Compare every key, both directions, values by type and TTLs (exit 1 on differences)."""
+    from migrator.verify import verify as verify_data
+
+    source_map = target_map = None
+    if source is None or target is None:
+        default_source, default_target = _endpoints(ctx)
+        # The workspace's cluster, as its data plane reaches it (its target shards cannot say who they
+        # are while they replicate; through a tunnel the nodes' own addresses are not reachable).
+        plane = _plane(ctx)
+        if plane is not None:
+            source_map = None if source else plane.source_map()
+            target_map = None if target else plane.target_map()
+        source, target = source or default_source, target or default_target
+    with render.progress("verifying keys") as advance:
+        report = verify_data(
+            source,
+            target,
+            source_map=source_map,
+            target_map=target_map,
+            dbs=_dbs(dbs),
+            rounds=rounds,
+            ttl_tolerance_ms=ttl_tolerance,
+            sample=sample,
+            max_report=max_report,
+            progress=advance,
+        )
+    render.emit(report, partial(_show_verify, report))
+    if not report.ok:
+        render.stderr_console().print(report.summary())
+        raise typer.Exit(1)
 
 
 def _plane(ctx: typer.Context) -> Any:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from migrator import render
+from migrator.cli.apps import migrate_app
 from migrator.cli.common import OutputOpt, workspace
 from migrator.lifecycle.results import (
     CompleteResult,
@@ -145,153 +146,155 @@ def _show_complete(result: CompleteResult, console: Any) -> None:
         )
 
 
-def register(migrate_app: typer.Typer) -> None:
-    @migrate_app.command(
-        epilog="Examples:  migrator migrate preflight  ·  migrator migrate preflight "
-        "--source redis://10.0.2.15:6379 --target redis://127.0.0.1:16379 -o json"
-    )
-    def preflight(
-        ctx: typer.Context,
-        source: Annotated[str | None, typer.Option(help="Source URL (default: the workspace's).")] = None,
-        target: Annotated[str | None, typer.Option(help="Target URL (default: the workspace's).")] = None,
-        bridge: Annotated[
-            bool, typer.Option("--bridge", help="Check source → Valkey 9 bridge → target instead.")
-        ] = False,
-        output: OutputOpt = OutputFormat.text,
-    ) -> None:
-        """Check the source/target pair is ready for an online migration (exit 1 if a check fails)."""
-        report = _migration(ctx).preflight(source, target, bridge=bridge)
-        document = {"ok": report.ok, **render.to_jsonable(report)}
-        render.emit(document, partial(_show_preflight, report))
-        if not report.ok:
-            names = ", ".join(c.name for c in report.failed())
-            render.stderr_console().print(f"preflight failed: {names}")
-            raise typer.Exit(1)
+@migrate_app.command(
+    epilog="Examples:  migrator migrate preflight  ·  migrator migrate preflight "
+    "--source redis://10.0.2.15:6379 --target redis://127.0.0.1:16379 -o json"
+)
+def preflight(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option(help="Source URL (default: the workspace's).")] = None,
+    target: Annotated[str | None, typer.Option(help="Target URL (default: the workspace's).")] = None,
+    bridge: Annotated[
+        bool, typer.Option("--bridge", help="Check source → Valkey 9 bridge → target instead.")
+    ] = False,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Check the source/target pair is ready for an online migration (exit 1 if a check fails)."""
+    report = _migration(ctx).preflight(source, target, bridge=bridge)
+    document = {"ok": report.ok, **render.to_jsonable(report)}
+    render.emit(document, partial(_show_preflight, report))
+    if not report.ok:
+        names = ", ".join(c.name for c in report.failed())
+        render.stderr_console().print(f"preflight failed: {names}")
+        raise typer.Exit(1)
 
-    @migrate_app.command(
-        epilog="Examples:  migrator migrate start --wait  ·  migrator migrate start --bridge --wait  ·  "
-        "migrator migrate start --test-first --wait --timeout 1800"
-    )
-    def start(
-        ctx: typer.Context,
-        wait: Annotated[bool, typer.Option("--wait", help="Return when the initial sync is done.")] = False,
-        test_first: Annotated[bool, typer.Option("--test-first", help="Run TestMigration first.")] = False,
-        bridge: Annotated[
-            bool,
-            typer.Option(
-                "--bridge",
-                help="Through a Valkey 9 bridge (for a source whose RDB the target cannot load, e.g. "
-                "Redis 7.4 into Valkey 8).",
-            ),
-        ] = False,
-        timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 600.0,
-        output: OutputOpt = OutputFormat.text,
-    ) -> None:
-        """Begin replication from the source into the target (state → migrating)."""
-        migration = _migration(ctx)
-        with render.progress("initial sync (bytes)") as advance:
-            result = migration.start(
-                wait=wait, timeout=timeout, test_first=test_first, progress=advance, bridge=bridge
-            )
-        render.emit(result, partial(_show_start, result))
 
-    @migrate_app.command(
-        epilog="Examples:  migrator migrate status  ·  migrator migrate status --watch  ·  "
-        "migrator migrate status --watch -o json --count 10"
-    )
-    def status(
-        ctx: typer.Context,
-        watch: Annotated[
-            bool, typer.Option("--watch", help="Refresh until Ctrl-C (json: one line each).")
-        ] = False,
-        interval: Annotated[
-            float | None,
-            typer.Option(help="Seconds between refreshes with --watch (default: 1 local, 15 aws)."),
-        ] = None,
-        count: Annotated[int | None, typer.Option(help="Stop --watch after this many refreshes.")] = None,
-        output: OutputOpt = OutputFormat.text,
-    ) -> None:
-        """Show link state, sync progress and lag (reports: exits 0 even when the link is down)."""
-        migration = _migration(ctx)
-        if not watch:
-            result = migration.status()
-            render.emit(result, partial(_show_status, result))
-            return
-        # Each AWS refresh costs several API calls: poll at the backend's own pace, never faster than 1 s.
-        _watch(migration, interval or max(1.0, migration.backend.poll_seconds), count)
-
-    @migrate_app.command(
-        epilog="Examples:  migrator migrate complete --pause-writes  ·  "
-        "migrator migrate complete --force  ·  migrator migrate complete --no-verify"
-    )
-    def complete(
-        ctx: typer.Context,
-        force: Annotated[
-            bool,
-            typer.Option(
-                "--force",
-                help="Stop the migration without ensuring the data is in sync (CompleteMigration's Force: "
-                "recommended only to abort). Writes the target has not received are lost.",
-            ),
-        ] = False,
-        wait: Annotated[
-            bool, typer.Option("--wait/--no-wait", help="Wait until the target is available.")
-        ] = True,
-        timeout: Annotated[float, typer.Option(help="Seconds to wait for the target to catch up.")] = 60.0,
-        pause_writes: Annotated[
-            bool,
-            typer.Option(
-                "--pause-writes", help="CLIENT PAUSE WRITE on the source during catch-up (no lost writes)."
-            ),
-        ] = False,
-        fence: Annotated[
-            bool,
-            typer.Option(
-                "--fence/--no-fence",
-                help="With --pause-writes: after promotion the old source refuses writes "
-                "(min-replicas-to-write 1), so none land where they would be lost.",
-            ),
-        ] = True,
-        verify: Annotated[
-            bool, typer.Option("--verify/--no-verify", help="Verify the data after cut-over.")
-        ] = True,
-        output: OutputOpt = OutputFormat.text,
-    ) -> None:
-        """Cut over: wait for the target to catch up, then promote it (replication ends)."""
-        migration = _migration(ctx)
-        result = migration.complete(
-            force=force, wait=wait, timeout=timeout, pause_writes=pause_writes, fence_source=fence
+@migrate_app.command(
+    epilog="Examples:  migrator migrate start --wait  ·  migrator migrate start --bridge --wait  ·  "
+    "migrator migrate start --test-first --wait --timeout 1800"
+)
+def start(
+    ctx: typer.Context,
+    wait: Annotated[bool, typer.Option("--wait", help="Return when the initial sync is done.")] = False,
+    test_first: Annotated[bool, typer.Option("--test-first", help="Run TestMigration first.")] = False,
+    bridge: Annotated[
+        bool,
+        typer.Option(
+            "--bridge",
+            help="Through a Valkey 9 bridge (for a source whose RDB the target cannot load, e.g. "
+            "Redis 7.4 into Valkey 8).",
+        ),
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 600.0,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Begin replication from the source into the target (state → migrating)."""
+    migration = _migration(ctx)
+    with render.progress("initial sync (bytes)") as advance:
+        result = migration.start(
+            wait=wait, timeout=timeout, test_first=test_first, progress=advance, bridge=bridge
         )
-        for warning in result.warnings:
-            render.warn(warning)
-        document: dict[str, Any] = {"ok": True, **render.to_jsonable(result)}
-        outcome = None
-        if verify:
-            with render.progress("verifying") as advance:
-                outcome = migration.verify_after_cut_over(progress=advance)
-            document["verify"] = _verify_document(outcome)
-            if not outcome.ran:
-                render.warn(
-                    f"verify skipped: {outcome.reason} — run `migrator migrate verify` once both servers "
-                    "are reachable"
-                )
-            elif not outcome.ok:
-                document["ok"] = False
+    render.emit(result, partial(_show_start, result))
 
-        def show(console: Any) -> None:
-            _show_complete(result, console)
-            if outcome is not None and outcome.ran:
-                report = outcome.report
-                console.print(
-                    f"post-cut-over verify: {'[green]ok' if report.ok else '[red]DIFFERENCES'}[/] — "
-                    f"{report.keys_checked} keys, {report.missing_on_target} missing, "
-                    f"{report.value_mismatch} changed, {report.ttl_mismatch} TTL"
-                )
 
-        render.emit(document, show)
-        if outcome is not None and outcome.ran and not outcome.ok:
-            render.stderr_console().print("post-cut-over verify found differences; see the report")
-            raise typer.Exit(1)
+@migrate_app.command(
+    epilog="Examples:  migrator migrate status  ·  migrator migrate status --watch  ·  "
+    "migrator migrate status --watch -o json --count 10"
+)
+def status(
+    ctx: typer.Context,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Refresh until Ctrl-C (json: one line each).")
+    ] = False,
+    interval: Annotated[
+        float | None,
+        typer.Option(help="Seconds between refreshes with --watch (default: 1 local, 15 aws)."),
+    ] = None,
+    count: Annotated[int | None, typer.Option(help="Stop --watch after this many refreshes.")] = None,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Show link state, sync progress and lag (reports: exits 0 even when the link is down)."""
+    migration = _migration(ctx)
+    if not watch:
+        result = migration.status()
+        render.emit(result, partial(_show_status, result))
+        return
+    # Each AWS refresh costs several API calls: poll at the backend's own pace, never faster than 1 s.
+    _watch(migration, interval or max(1.0, migration.backend.poll_seconds), count)
+
+
+@migrate_app.command(
+    epilog="Examples:  migrator migrate complete --pause-writes  ·  "
+    "migrator migrate complete --force  ·  migrator migrate complete --no-verify"
+)
+def complete(
+    ctx: typer.Context,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Stop the migration without ensuring the data is in sync (CompleteMigration's Force: "
+            "recommended only to abort). Writes the target has not received are lost.",
+        ),
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Wait until the target is available.")
+    ] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the target to catch up.")] = 60.0,
+    pause_writes: Annotated[
+        bool,
+        typer.Option(
+            "--pause-writes", help="CLIENT PAUSE WRITE on the source during catch-up (no lost writes)."
+        ),
+    ] = False,
+    fence: Annotated[
+        bool,
+        typer.Option(
+            "--fence/--no-fence",
+            help="With --pause-writes: after promotion the old source refuses writes "
+            "(min-replicas-to-write 1), so none land where they would be lost.",
+        ),
+    ] = True,
+    verify: Annotated[
+        bool, typer.Option("--verify/--no-verify", help="Verify the data after cut-over.")
+    ] = True,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Cut over: wait for the target to catch up, then promote it (replication ends)."""
+    migration = _migration(ctx)
+    result = migration.complete(
+        force=force, wait=wait, timeout=timeout, pause_writes=pause_writes, fence_source=fence
+    )
+    for warning in result.warnings:
+        render.warn(warning)
+    document: dict[str, Any] = {"ok": True, **render.to_jsonable(result)}
+    outcome = None
+    if verify:
+        with render.progress("verifying") as advance:
+            outcome = migration.verify_after_cut_over(progress=advance)
+        document["verify"] = _verify_document(outcome)
+        if not outcome.ran:
+            render.warn(
+                f"verify skipped: {outcome.reason} — run `migrator migrate verify` once both servers "
+                "are reachable"
+            )
+        elif not outcome.ok:
+            document["ok"] = False
+
+    def show(console: Any) -> None:
+        _show_complete(result, console)
+        if outcome is not None and outcome.ran:
+            report = outcome.report
+            console.print(
+                f"post-cut-over verify: {'[green]ok' if report.ok else '[red]DIFFERENCES'}[/] — "
+                f"{report.keys_checked} keys, {report.missing_on_target} missing, "
+                f"{report.value_mismatch} changed, {report.ttl_mismatch} TTL"
+            )
+
+    render.emit(document, show)
+    if outcome is not None and outcome.ran and not outcome.ok:
+        render.stderr_console().print("post-cut-over verify found differences; see the report")
+        raise typer.Exit(1)
 
 
 def _migration(ctx: typer.Context) -> Any:

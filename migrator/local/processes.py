@@ -211,7 +211,10 @@ def _wait_serving(
     """
     import redis
 
-    client = redis.Redis(host=LOOPBACK, port=spec.port, socket_timeout=2, socket_connect_timeout=1)
+    from migrator.endpoints import Endpoint
+    from migrator.endpoints import client as redis_client
+
+    client = redis_client(Endpoint(LOOPBACK, spec.port), timeout=2, connect_timeout=1)
     deadline = time.monotonic() + START_TIMEOUT
     try:
         while time.monotonic() < deadline:

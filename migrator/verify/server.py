@@ -12,7 +12,7 @@ from migrator.endpoints import Endpoint, connect, connection_error, parse_url
 from migrator.errors import Code, MigratorError
 from migrator.preflight import server_identity
 from migrator.verify.wire import Reply, WireConnection, bulk_strings, command, encode_keys
-from migrator.versions import keeps_hash_field_ttls
+from migrator.versions import keeps_hash_field_ttls, version_tuple
 
 if TYPE_CHECKING:
     import redis
@@ -70,7 +70,7 @@ class Side:
         side = cls(role, parse_url(url, role))
         server = side.info("server")
         version = str(server.get("redis_version", "0"))
-        if tuple(int(p) for p in version.split(".")[:2]) < MIN_VERSION:
+        if version_tuple(version)[:2] < MIN_VERSION:
             side.close()
             raise MigratorError(
                 f"{role} {side.endpoint.url} runs Redis {version}; verify needs 7.0 or later (PEXPIRETIME)",

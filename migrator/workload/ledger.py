@@ -243,12 +243,13 @@ def _collection_expectation(r: WriteRecord) -> _Expectation:
 def _matches(r: WriteRecord, found: Any) -> bool:
     if found is None or found == []:
         return False
+    value = r.value or ""  # every hset, zadd and xadd record carries its value
     if r.op == "hset":
-        return found.decode() == r.value
+        return bool(found.decode() == value)
     if r.op == "zadd":
-        return found == float(r.value)
+        return bool(found == float(value))
     if r.op == "xadd":
-        return found[0][1] == {b"v": r.value.encode()}
+        return bool(found[0][1] == {b"v": value.encode()})
     return True  # lpush: the element is in the list
 
 

@@ -81,12 +81,9 @@ class LiveWriter:
         self._last_error = ""
 
     def _client(self, ep: Endpoint) -> redis.Redis:
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
+        from migrator.endpoints import client
 
-        return redis.Redis(host=ep.host, port=ep.port, db=self.endpoint.db, socket_timeout=2.0,
-                           socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0))  # fmt: skip
+        return client(ep, db=self.endpoint.db, timeout=2.0)
 
     def run(self, duration: float | None = None) -> WriterReport:
         """Write until `duration` seconds pass or stop() is called; returns (and keeps) the report.

@@ -80,7 +80,7 @@ def load(
             Code.INVALID_VALUE,
         )
     endpoint = parse_url(url, "source")
-    advance = progress or (lambda by, total=None: None)
+    advance: ProgressCallback = progress or _no_progress
     advance(0, keys)
     started = time.monotonic()
     writers, writer_for = _writers(endpoint, list(dbs), slot_map)
@@ -181,6 +181,10 @@ class _Generator:
         ]
 
 
+def _no_progress(by: int, total: int | None = None) -> None:
+    return None
+
+
 def _writers(
     endpoint: Endpoint, dbs: list[int], slot_map: SlotMap | None = None
 ) -> tuple[dict[Any, _DbWriter], Callable[[int, bytes], _DbWriter]]:
@@ -218,7 +222,8 @@ class _DbWriter:
         self.plain: dict[bytes, bytes] = {}
         self.by_slot = by_slot
 
-    def add(self, kind: str, key: bytes, value: object, ttl_ms: int | None) -> None:
+    def add(self, kind: str, key: bytes, value: Any, ttl_ms: int | None) -> None:
+        """Queue one key; `value`'s shape follows `kind` (bytes, a mapping, a list, or stream entries)."""
         pipe = self.pipe
         if kind == "string":
             if ttl_ms is None:

