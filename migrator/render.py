@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from migrator.errors import MigratorError
-from migrator.lifecycle.results import ProgressCallback
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from migrator.lifecycle.results import ProgressCallback
 
 
 class OutputFormat(enum.StrEnum):

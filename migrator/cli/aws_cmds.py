@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,7 +11,9 @@ from migrator.cli.apps import app
 from migrator.cli.common import OutputOpt, RegionOpt, TerraformBinOpt, TerraformDirOpt, VarFileOpt, workspace
 from migrator.errors import Code, MigratorError
 from migrator.render import OutputFormat
-from migrator.state import State, Workspace
+
+if TYPE_CHECKING:
+    from migrator.state import State, Workspace
 
 
 def _aws_state(ws: Workspace) -> State:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from migrator import render
 from migrator.errors import Code, MigratorError
 from migrator.render import OutputFormat
-from migrator.state import Workspace
+
+if TYPE_CHECKING:
+    from migrator.state import Workspace
 
 
 def _set_output(value: OutputFormat) -> OutputFormat:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from functools import partial
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,8 +19,10 @@ from migrator.cli.common import (
     confirm,
     workspace,
 )
-from migrator.lifecycle.results import EnvironmentStatus
 from migrator.render import OutputFormat
+
+if TYPE_CHECKING:
+    from migrator.lifecycle.results import EnvironmentStatus
 
 
 class TargetKind(enum.StrEnum):

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import time
 from functools import partial
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from migrator import render
 from migrator.cli.apps import migrate_app
 from migrator.cli.common import OutputOpt, workspace
-from migrator.lifecycle.results import (
-    CompleteResult,
-    MigrationStatus,
-    PreflightReport,
-    StartResult,
-    VerifyOutcome,
-)
 from migrator.render import OutputFormat
+
+if TYPE_CHECKING:
+    from migrator.lifecycle.results import (
+        CompleteResult,
+        MigrationStatus,
+        PreflightReport,
+        StartResult,
+        VerifyOutcome,
+    )
 
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
 

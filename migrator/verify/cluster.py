@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from migrator.errors import Code, MigratorError
-from migrator.render import ProgressCallback
+from migrator.lifecycle.results import ProgressCallback
 from migrator.topology import SlotMap, discover
 from migrator.verify.report import KINDS, ShardCounts, VerifyReport
 from migrator.verify.strategy import STRATEGIES

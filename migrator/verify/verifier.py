@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 from migrator.errors import Code, MigratorError
-from migrator.render import ProgressCallback
+from migrator.lifecycle.results import ProgressCallback
 from migrator.verify.collection_reads import MAX_ELEMENTS
 from migrator.verify.compare import expiry_difference, field_ttls_difference, values_equal
 from migrator.verify.passes import BATCH, DbPass

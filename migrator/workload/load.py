@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from migrator.endpoints import Endpoint, connect, connection_error, parse_url
 from migrator.errors import Code, MigratorError
-from migrator.render import ProgressCallback
+from migrator.lifecycle.results import ProgressCallback
 from migrator.topology import SlotMap, key_slot
 from migrator.workload.routing import Router
 
