@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install servers demo demo-seed test test-fast test-python test-terraform bench lint typecheck format clean \
+.PHONY: install servers demo demo-seed demo-cluster test test-fast test-python test-terraform bench lint typecheck format clean \
 	constraints
 
 # The exact versions come from constraints.txt (pyproject.toml keeps ranges for installs beside other tools).
@@ -35,14 +35,18 @@ demo: install
 demo-seed: install
 	$(BIN)/python examples/rehearsal.py --source-version 7.4 --target-version 8.1 --bridge
 
+# Cluster mode: a Redis Cluster of 3 masters into a 3-shard Valkey cluster, the same commands.
+demo-cluster: install
+	$(BIN)/python examples/rehearsal.py --shards 3
+
 test: install lint typecheck test-python test-terraform
 
 test-python:
 	$(BIN)/python -m pytest -q
 
-# Quick feedback while working: everything but the slow tests (make test still runs those).
+# Quick feedback while working: unit + integration without the slow tests (make test runs everything).
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" tests/unit tests/integration
 
 test-terraform:
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/terraform-check.sh

@@ -6,7 +6,10 @@ up → load → preflight → start --wait → live writes (ledger) → status �
 `make demo` rehearses Debian's pair (Redis 7.0 → Valkey 8.0). `make demo-seed` rehearses the architecture's
 (`--source-version 7.4 --target-version 8.1 --bridge`: Redis 7.4 → Valkey 8.1, what ElastiCache's "8.2"
 runs): its RDB 12 cannot sync directly, so preflight fails and `start --wait` refuses in one line, both as
-predicted, and the migration goes through a Valkey 9 bridge instead.
+predicted, and the migration goes through a Valkey 9 bridge instead. `make demo-cluster` (`--shards 3`)
+rehearses a Redis Cluster of 3 masters into a 3-shard Valkey cluster: every step the same commands.
+
+MIGRATOR_DEMO_KEYS and MIGRATOR_DEMO_WRITE_SECONDS make it smaller (the end-to-end test runs it so).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 WORKSPACE = Path(os.environ.get("MIGRATOR_DEMO_WORKSPACE", ".migrator-demo")).absolute()
 KEYS = int(os.environ.get("MIGRATOR_DEMO_KEYS", "50000"))
-WRITE_SECONDS = 8
+WRITE_SECONDS = float(os.environ.get("MIGRATOR_DEMO_WRITE_SECONDS", "8"))
 MIGRATOR = [sys.executable, "-m", "migrator", "--workspace", str(WORKSPACE)]
 
 summary: list[tuple[str, float, str]] = []
@@ -64,7 +67,13 @@ def arguments() -> argparse.Namespace:
         action="store_true",
         help="migrate through a Valkey 9 bridge (after the direct start is refused)",
     )
-    return parser.parse_args()
+    parser.add_argument(
+        "--shards", type=int, default=1, help="N >= 2: a Redis Cluster of N masters into N Valkey shards"
+    )
+    options = parser.parse_args()
+    if options.shards > 1 and options.bridge:
+        parser.error("--bridge is for one shard: migrator refuses a bridge per shard (see the README)")
+    return options
 
 
 def main() -> None:
@@ -72,13 +81,17 @@ def main() -> None:
     versions = [
         *(["--source-version", options.source_version] if options.source_version else []),
         *(["--target-version", options.target_version] if options.target_version else []),
+        *(["--shards", str(options.shards)] if options.shards > 1 else []),
     ]
     subprocess.run([*MIGRATOR, "down", "--purge", "--auto-approve"], check=True, stdout=subprocess.DEVNULL)
     begun = time.monotonic()
     source, target = options.source_version or "(Debian)", options.target_version or "(Debian)"
     pair = f"redis {source} source + valkey {target} target"
+    if options.shards > 1:
+        pair = f"{options.shards}-master redis {source} cluster + {options.shards}-shard valkey {target}"
     step(f"up: {pair}", "up", *versions)
-    step(f"load {KEYS} keys of every type into the source", "load", "--keys", str(KEYS), "--dbs", "0,1")
+    dbs = "0" if options.shards > 1 else "0,1"  # a cluster serves database 0 only
+    step(f"load {KEYS} keys of every type into the source", "load", "--keys", str(KEYS), "--dbs", dbs)
     if options.bridge:
         # The pair's RDB format cannot sync directly: preflight says so, and start refuses before any change.
         step("preflight (rdb_format fails: predicted)", "migrate", "preflight", expect=1)
@@ -91,7 +104,7 @@ def main() -> None:
 
     ledger = WORKSPACE / "ledger.jsonl"
     print(
-        f"\n\033[1m$ migrator write --rate 500 --duration {WRITE_SECONDS} --ledger {ledger} --check  "
+        f"\n\033[1m$ migrator write --rate 500 --duration {WRITE_SECONDS:g} --ledger {ledger} --check  "
         "(in the background)\033[0m",
         flush=True,
     )
@@ -103,13 +116,13 @@ def main() -> None:
             "--rate",
             "500",
             "--duration",
-            str(WRITE_SECONDS),
+            f"{WRITE_SECONDS:g}",
             "--ledger",
             str(ledger),
             "--check",
         ]
     )
-    time.sleep(2)
+    time.sleep(min(2, WRITE_SECONDS / 2))
     step("status while live writes flow", "migrate", "status")
     step("verify under live writes (re-check rounds)", "migrate", "verify", "--rounds", "5")
     writer_code = writer.wait(timeout=WRITE_SECONDS + 120)

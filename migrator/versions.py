@@ -1,6 +1,6 @@
 """Server versions, and the RDB formats each writes, serves its replicas and loads: pure facts, no I/O.
 
-From the sources and measured with real binaries (tests/test_server_matrix.py keeps them true):
+From the sources and measured with real binaries (tests/integration/test_server_matrix.py keeps them true):
 - Written: Redis 7.0 writes RDB 10, 7.2 writes 11, 7.4 writes 12 (src/rdb.h RDB_VERSION) to disk and to every
   replica alike. Valkey 7.2-8.x writes 11. Valkey 9.x writes 80 (magic "VALKEY") to disk, but serves each
   replica the newest format that replica's reported version loads (RDB_VERSION_MAP: 11 for 7.2+, 80 for

@@ -1,11 +1,10 @@
 """A local N-master cluster's processes and topology: start nodes, lay out slots, join, wait, discover, stop.
 
 Mechanism only: which cluster replicates which, and when, is the life cycle's business. Facts measured here
-that shape these blocks (see tests/test_local_cluster.py): a node in cluster mode refuses REPLICAOF; a node
-restarted into cluster mode refuses commands with CLUSTERDOWN until its peers are reachable again, so
+that shape these blocks (tests/integration/test_local_cluster.py): a node in cluster mode refuses REPLICAOF;
+a node restarted into cluster mode refuses commands with CLUSTERDOWN until its peers are reachable again, so
 callers wait with `wait_ok`; and Valkey 8.0 deletes, on load, keys of slots its nodes.conf gives to another
-node, so a node's data and its nodes.conf must agree.
-"""
+node, so a node's data and its nodes.conf must agree."""
 
 from __future__ import annotations
 

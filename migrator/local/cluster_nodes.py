@@ -1,13 +1,12 @@
 """A workspace's local cluster nodes: their specs and URLs, and the two moves a target node makes.
 
-Facts this is built on (tests/test_local_cluster.py): a node in cluster mode refuses REPLICAOF, and CLUSTER
-REPLICATE follows only a node of its own cluster. So a target node follows its source master by leaving
-cluster mode for the migration: restarted without `cluster-enabled` (its nodes.conf stays on disk) it is a
-plain replica, which refuses client writes. To come back it saves what it holds and restarts with its
-nodes.conf: the same node id, epoch and slots, now with the data. Valkey keeps, on load, only keys of slots
-its nodes.conf gives it, so a node may only ever follow the source master of exactly its own slots
-(`pairing`), and a drop on load is checked for rather than trusted away.
-"""
+Facts this is built on (tests/integration/test_local_cluster.py): a node in cluster mode refuses REPLICAOF,
+and CLUSTER REPLICATE follows only a node of its own cluster. So a target node follows its source master by
+leaving cluster mode for the migration: restarted without `cluster-enabled` (its nodes.conf stays on disk)
+it is a plain replica, which refuses client writes. To come back it saves what it holds and restarts with
+its nodes.conf: the same node id, epoch and slots, now with the data. Valkey keeps, on load, only keys of
+slots its nodes.conf gives it, so a node may only ever follow the source master of exactly its own slots
+(`pairing`), and a drop on load is checked for rather than trusted away."""
 
 from __future__ import annotations
 

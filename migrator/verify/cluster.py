@@ -36,8 +36,10 @@ def verify(
     """Compare source and target: one pair of servers, or two clusters shard by shard (options as
     `verifier.verify`'s). The maps give a cluster's shards where asking would not do: target nodes that
     replicate (out of cluster mode), or nodes whose own addresses are not reachable from here (a tunnel)."""
+    from migrator.verify.verifier import check_options
     from migrator.verify.verifier import verify as verify_pair
 
+    check_options(**{k: v for k, v in options.items() if k in ("rounds", "ttl_tolerance_ms", "sample")})
     pairs = cluster_pairs(source_url, target_url, source_map, target_map)
     if pairs is None:
         return verify_pair(source_url, target_url, progress=progress, **options)

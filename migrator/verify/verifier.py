@@ -46,6 +46,22 @@ def verify(
     progress: ProgressCallback | None = None,
 ) -> VerifyReport:
     """Compare source and target; `sample` (0 < F <= 1) checks that fraction of keys, chosen by key hash."""
+    check_options(rounds=rounds, ttl_tolerance_ms=ttl_tolerance_ms, sample=sample)
+    with Side.open(source_url, "source") as source, Side.open(target_url, "target") as target:
+        if source.endpoint.same_server(target.endpoint):
+            raise MigratorError(
+                f"source and target are the same server ({source.url})",
+                "pass the target's URL with --target",
+                Code.SAME_SERVER,
+            )
+        if dbs is None and (source.endpoint.db or target.endpoint.db):
+            dbs = [_url_database(source.endpoint.db, target.endpoint.db)]
+        source.slot_safe = target.slot_safe = source.cluster or target.cluster
+        return _Verifier(source, target, rounds, ttl_tolerance_ms, sample, max_report, progress).run(dbs)
+
+
+def check_options(*, rounds: int = 3, ttl_tolerance_ms: int = 1000, sample: float | None = None) -> None:
+    """Bad options fail before any server is contacted."""
     if rounds < 1:
         raise MigratorError(
             f"--rounds must be at least 1, not {rounds}",
@@ -62,17 +78,6 @@ def verify(
         raise MigratorError(
             "--ttl-tolerance must not be negative", "e.g. --ttl-tolerance 1000", Code.INVALID_VALUE
         )
-    with Side.open(source_url, "source") as source, Side.open(target_url, "target") as target:
-        if source.endpoint.same_server(target.endpoint):
-            raise MigratorError(
-                f"source and target are the same server ({source.url})",
-                "pass the target's URL with --target",
-                Code.SAME_SERVER,
-            )
-        if dbs is None and (source.endpoint.db or target.endpoint.db):
-            dbs = [_url_database(source.endpoint.db, target.endpoint.db)]
-        source.slot_safe = target.slot_safe = source.cluster or target.cluster
-        return _Verifier(source, target, rounds, ttl_tolerance_ms, sample, max_report, progress).run(dbs)
 
 
 def _no_progress(advance: int, total: int | None = None) -> None:

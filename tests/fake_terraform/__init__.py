@@ -1,1 +1,0 @@
-"""The fake `terraform` executable (./terraform) and the fixtures that put it on PATH."""
