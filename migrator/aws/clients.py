@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -77,12 +78,30 @@ ELASTICACHE_FIXES: dict[Code, tuple[str, str]] = {
 }
 
 
+@functools.cache
+def _model_loader() -> Any:
+    """One botocore data loader per process: it caches the parsed service models (megabytes of JSON)."""
+    from botocore.loaders import create_loader
+
+    return create_loader()
+
+
 def make_client(service: str, region: str | None) -> Any:
-    """A boto3 client; AWS_ENDPOINT_URL (botocore >= 1.31) redirects it to a local fake in tests."""
+    """A boto3 client; AWS_ENDPOINT_URL (botocore >= 1.31) redirects it to a local fake in tests.
+
+    A fresh session each time, so credentials and settings are read as they are now; only the parsed
+    service models are shared (a new session would parse them again: ~50 ms a client).
+    """
     import boto3
+    import botocore.session
     from botocore.config import Config
 
-    return boto3.session.Session(region_name=region).client(service, config=Config(retries=RETRY_CONFIG))
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _model_loader())
+    session = boto3.session.Session(botocore_session=core, region_name=region)
+    paths = _model_loader().search_paths  # each boto3 Session appends its data folder: keep one of each
+    paths[:] = list(dict.fromkeys(paths))
+    return session.client(service, config=Config(retries=RETRY_CONFIG))
 
 
 def default_region() -> str | None:
