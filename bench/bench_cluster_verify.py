@@ -23,8 +23,8 @@ sys.path[:0] = [str(ROOT)]
 
 from migrator.local import cluster  # noqa: E402
 from migrator.workload import load  # noqa: E402
-from tests.cluster_rehearsal import copy_shards  # noqa: E402
-from tests.servers import ServerProcess, matrix_binary, replicate  # noqa: E402
+from tests.helpers.cluster_rehearsal import copy_shards  # noqa: E402
+from tests.helpers.servers import ServerProcess, matrix_binary, replicate  # noqa: E402
 
 KEYS = int(os.environ.get("BENCH_CLUSTER_KEYS", "600000"))
 SHARDS = 3

@@ -33,7 +33,7 @@ from dataset import load_dataset  # noqa: E402
 from verify_lean import lean_verify  # noqa: E402
 from verify_naive import naive_verify  # noqa: E402
 
-from tests.servers import ServerProcess, replicate, server_binary  # noqa: E402
+from tests.helpers.servers import ServerProcess, replicate, server_binary  # noqa: E402
 
 LOOPBACK_KEYS = int(os.environ.get("BENCH_VERIFY_KEYS", "1000000"))
 SHAPED_KEYS = int(os.environ.get("BENCH_SHAPED_KEYS", "300000"))
