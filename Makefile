@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 
 # The exact versions come from constraints.txt (pyproject.toml keeps ranges for installs beside other tools).
 $(STAMP): pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
+	PYTHON=$(PYTHON) bash scripts/make-venv.sh $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)

@@ -60,7 +60,7 @@ install_debian_servers() {
 }
 
 reports_version() {  # BINARY VERSION: the binary runs here and says it is VERSION
-  [ -x "$1" ] && "$1" --version 2>/dev/null | grep -qF "v=$2 "
+  [ -x "$1" ] && "$1" --version 2>/dev/null | grep -F "v=$2 " >/dev/null
 }
 
 # pip for downloads: $PYTHON's own, else a throwaway venv (Debian's python3 may come without pip).

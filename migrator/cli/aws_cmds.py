@@ -118,16 +118,27 @@ def outputs(
     )
 
 
-@app.command(epilog="Examples:  migrator cost  ·  migrator cost --node-type cache.r6g.large --nodes 3")
+@app.command(
+    epilog="Examples:  migrator cost  ·  migrator cost --node-type cache.r6g.large --nodes 3  ·  "
+    "migrator cost --shards 3 --nodes 2"
+)
 def cost(
     ctx: typer.Context,
     instance_type: Annotated[str | None, typer.Option(help="EC2 type of the Redis host.")] = None,
     node_type: Annotated[str | None, typer.Option(help="ElastiCache node type.")] = None,
-    nodes: Annotated[int | None, typer.Option(help="ElastiCache nodes (primary + replicas).")] = None,
+    nodes: Annotated[
+        int | None, typer.Option(help="ElastiCache nodes per shard (primary + replicas).")
+    ] = None,
+    shards: Annotated[
+        int | None, typer.Option(min=1, help="ElastiCache shards (node groups; > 1 is cluster mode).")
+    ] = None,
     region: RegionOpt = None,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
-    """Estimate hourly and monthly cost of the AWS environment (price table in code; no network)."""
+    """Estimate hourly and monthly cost of the AWS environment (price table in code; no network).
+
+    Without options: the workspace's outputs after `up --target aws`, else the module's defaults.
+    """
     from migrator.aws import cost as pricing
 
     state = workspace(ctx).load()
@@ -136,7 +147,8 @@ def cost(
     estimate = pricing.estimate(
         instance_type or str(settings["redis_instance_type"]),
         node_type or str(settings["valkey_node_type"]),
-        nodes if nodes is not None else int(settings["valkey_num_cache_clusters"]),
+        (nodes if nodes is not None else int(settings["valkey_num_cache_clusters"]))
+        * (shards if shards is not None else int(settings["valkey_num_node_groups"])),
         region
         or (state.aws.region if state and state.target_kind == "aws" else None)
         or pricing.PRICE_REGION,

@@ -318,7 +318,8 @@ class Migration:
         """Report, never fail: an unreachable source or target is part of the answer (exit 0)."""
         state = self.current_state()
         details = self.backend.details()
-        details.source_endpoint = self.backend.source_endpoint()
+        # Only a migrating target replicates from anywhere: before start and after complete it names none.
+        details.source_endpoint = self.backend.source_endpoint() if state is MigrationState.MIGRATING else ""
         status = MigrationStatus(state, None, [], details)
         with self._clients() as (plane, shards):
             if plane is not None:

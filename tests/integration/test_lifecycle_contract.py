@@ -137,15 +137,23 @@ def test_start_while_migrating_is_already_under_migration(env: Environment) -> N
     assert rows["target_state"] == "fail"
 
 
+def _replicates_from(env: Environment) -> str:
+    status: Any = env.run("migrate", "status", "-o", "json", expect=0).json
+    return str(status["details"]["source_endpoint"])
+
+
 def test_complete_when_not_migrating_before_and_after_a_cut_over(env: Environment) -> None:
     _fill(env)
     assert env.error_code("migrate", "complete") == Code.NOT_MIGRATING
+    assert _replicates_from(env) == ""  # not migrating: the target replicates from nowhere
     env.run("migrate", "start", "--wait", expect=0)
+    assert _replicates_from(env) != ""  # the source (locally its port; on AWS the address StartMigration got)
     done: Any = env.run("migrate", "complete", expect=0).json
     assert (done["state"], done["caught_up"], done["forced"]) == ("available", True, False)
     assert done["verify"]["ran"] is True and done["verify"]["ok"] is True
     assert done["verify"]["keys_checked"] == 2000
     assert env.error_code("migrate", "complete") == Code.NOT_MIGRATING
+    assert _replicates_from(env) == ""
     assert env.client("target").info("replication")["role"] == "master"
 
 

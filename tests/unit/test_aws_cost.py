@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,23 @@ def test_cli_cost_reads_the_workspace_outputs(tmp_path) -> None:
     )
     text = invoke("cost").stdout
     assert "EC2 c5.large" in text and "cache.r6g.large" in text and "per month" in text
+
+
+def test_a_cluster_costs_every_shard_s_nodes(tmp_path: Path) -> None:
+    one = invoke("cost", "--node-type", "cache.r6g.large", "--nodes", "2", "-o", "json").json
+    three = invoke(
+        "cost", "--node-type", "cache.r6g.large", "--nodes", "2", "--shards", "3", "-o", "json"
+    ).json
+    assert (one["lines"][1]["quantity"], three["lines"][1]["quantity"]) == (2, 6)
+    # After `up` of a 3-shard environment, its outputs say so without options.
+    Workspace(tmp_path / ".migrator").save(
+        State(
+            target_kind="aws",
+            aws=AwsRecord(
+                region="us-east-1",
+                outputs={"valkey_node_type": "cache.r6g.large", "valkey_num_cache_clusters": 2,
+                         "valkey_num_node_groups": 3},
+            ),
+        )
+    )  # fmt: skip
+    assert invoke("cost", "-o", "json").json["lines"][1]["quantity"] == 6
