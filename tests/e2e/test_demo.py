@@ -1,5 +1,5 @@
 """`make demo`, `make demo-seed` and `make demo-cluster` as the README promises them: examples/rehearsal.py
-run as a user runs it (a subprocess calling `python -m migrator`), smaller (3000 keys, 3 s of writes).
+run as a user runs it (a subprocess calling `python -m migrator`), smaller (2000 keys, 2 s of writes).
 That `down` left nothing running is the orphan detector's check (tests/helpers/isolation.py)."""
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ def test_the_rehearsal_runs_every_step_and_loses_no_write(args: list[str], tmp_p
     env = {
         **os.environ,
         "MIGRATOR_DEMO_WORKSPACE": str(tmp_path / "workspace"),
-        "MIGRATOR_DEMO_KEYS": "3000",
-        "MIGRATOR_DEMO_WRITE_SECONDS": "3",
+        "MIGRATOR_DEMO_KEYS": "2000",
+        "MIGRATOR_DEMO_WRITE_SECONDS": "2",
     }
     proc = subprocess.run(
         [sys.executable, str(REPO / "examples" / "rehearsal.py"), *args],

@@ -1,4 +1,4 @@
-"""Soak: 1M keys, then 5k acknowledged writes/s through the initial sync and the live phase for 60 s, then a
+"""Soak: 1M keys, then 5k acknowledged writes/s through the initial sync and the live phase for 30 s, then a
 safe cut-over. Zero acknowledged writes may be lost and verify must be clean. Prints the sync time and the
 write-pause window (the downtime the application saw)."""
 
@@ -15,7 +15,7 @@ from tests.helpers.rehearsal import Rehearsal, live_writes
 
 KEYS = 1_000_000
 RATE = 5_000.0
-WRITE_SECONDS = 60.0
+WRITE_SECONDS = 30.0
 # The writer is paced; on a loaded 2-core machine it falls short. This only proves real load was applied
 # (the figure itself is printed, not asserted: machines here are noisy).
 MIN_RATE_RATIO = 0.5
