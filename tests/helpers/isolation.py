@@ -25,12 +25,20 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """CI runs everything: a skipped test fails the run there."""
+    """CI runs everything: a skipped test fails the run there. And when every fixture is finalized
+    (module- and session-scoped ones too: the server pool, shared clusters), nothing started under the
+    run's temporary directory may still be running."""
     if os.environ.get("MIGRATOR_NO_SKIPS") == "1" and _skipped and exitstatus == 0:
         session.exitstatus = 1
         print(f"\nMIGRATOR_NO_SKIPS=1: {len(_skipped)} test(s) skipped, which CI does not allow:")
         for nodeid in _skipped:
             print(f"  {nodeid}")
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    leaked = our_processes(factory.getbasetemp()) if factory is not None else []
+    if leaked:
+        _kill(leaked)
+        session.exitstatus = 1
+        print("\nprocesses left running after the session (killed now):\n  " + "\n  ".join(leaked))
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -84,11 +92,15 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
     yield
     leaked = our_processes(tmp_path)
-    for line in leaked:
-        with contextlib.suppress(OSError):
-            os.kill(int(line.split(":", 1)[0]), signal.SIGKILL)
+    _kill(leaked)
     if leaked:
         pytest.fail("processes left running after the test (killed now):\n  " + "\n  ".join(leaked))
+
+
+def _kill(found: list[str]) -> None:
+    for line in found:
+        with contextlib.suppress(OSError):
+            os.kill(int(line.split(":", 1)[0]), signal.SIGKILL)
 
 
 LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
