@@ -7,7 +7,7 @@ DescribeReplicationGroups; everything that needs a connection to a server lives 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from migrator import versions
@@ -385,10 +385,16 @@ def source_checks(
     if facts is None:
         return checks, None
     if facts.cluster is not None:
-        rows, largest = source_cluster_checks(facts.cluster, reach or (lambda url: url))
+        rows, seen = source_cluster_checks(facts.cluster, reach or (lambda url: url))
         checks += rows
         # Each target shard holds one source shard: the fullest one decides whether the target has room.
-        facts.used_memory = max(facts.used_memory, largest)
+        facts.used_memory = max(facts.used_memory, seen.largest_used_memory)
+        # And the master with the newest RDB decides whether every target shard can load its sync.
+        newest = seen.newest_rdb()
+        if newest is not None and (versions.rdb_native(*newest) or 0) > (
+            versions.rdb_native(facts.engine, facts.version) or 0
+        ):
+            facts.engine, facts.version = newest
     if facts.protected_mode == "yes":
         checks.append(
             Check(
@@ -512,10 +518,12 @@ def _spans(ranges: list[list[int]]) -> str:
     return ",".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)
 
 
-def source_cluster_checks(cluster: ClusterFacts, reach: Callable[[str], str]) -> tuple[list[Check], int]:
+def source_cluster_checks(
+    cluster: ClusterFacts, reach: Callable[[str], str]
+) -> tuple[list[Check], MastersSeen]:
     """A source cluster must be whole and still: every slot served, none moving, every master reachable.
 
-    Also returns the largest used_memory among the masters.
+    Also returns what asking each master found (its memory, its version).
     """
     rows = []
     if cluster.state != "ok" or cluster.slots_assigned != SLOTS:
@@ -546,31 +554,61 @@ def source_cluster_checks(cluster: ClusterFacts, reach: Callable[[str], str]) ->
         )
     else:
         rows.append(Check("source_slots_moving", OK, "no slot is migrating or importing"))
-    row, largest = _masters_reachable(cluster.masters, reach)
-    return [*rows, row], largest
+    seen = _masters_reachable(cluster.masters, reach)
+    return [*rows, seen.row], seen
 
 
-def _masters_reachable(masters: list[ClusterNode], reach: Callable[[str], str]) -> tuple[Check, int]:
-    """Each target shard replicates one source master: every one must answer, without AUTH."""
-    largest = 0
+@dataclass
+class MastersSeen:
+    """What asking every source master found: the row, the fullest master, and who runs what."""
+
+    row: Check
+    largest_used_memory: int = 0
+    identities: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (engine, version) -> urls
+
+    def newest_rdb(self) -> tuple[str, str] | None:
+        """The (engine, version) whose RDB is the newest: the one a target shard is least likely to load."""
+        known = [i for i in self.identities if versions.rdb_native(*i) is not None]
+        if not known:
+            return None
+        return max(known, key=lambda i: (versions.rdb_native(*i) or 0, versions.version_tuple(i[1])))
+
+
+def _masters_reachable(masters: list[ClusterNode], reach: Callable[[str], str]) -> MastersSeen:
+    """Each target shard replicates one source master: every one must answer, without AUTH. Each master's
+    version is read too: during a rolling upgrade they differ, and each shard's sync depends on its own."""
+    seen = MastersSeen(Check("source_masters", OK, f"all {len(masters)} source masters answer without AUTH"))
     for node in masters:
         try:
             client = connect(reach(node.url), "source master", timeout=3)
         except MigratorError as err:
-            return Check("source_masters", FAIL, f"source master {node.url}: {err.message}", err.hint), 0
+            seen.row = Check("source_masters", FAIL, f"source master {node.url}: {err.message}", err.hint)
+            return seen
         try:
             protected = _config(client, "protected-mode")
-            largest = max(largest, int(client.info("memory").get("used_memory", 0)))
+            used = int(client.info("memory").get("used_memory", 0))
+            seen.largest_used_memory = max(seen.largest_used_memory, used)
+            seen.identities.setdefault(server_identity(client.info("server")), []).append(node.url)
         finally:
             client.close()
         if protected == "yes":
-            return Check(
+            seen.row = Check(
                 "source_masters",
                 FAIL,
                 f"source master {node.url} has protected-mode yes: its target shard cannot connect",
                 f"set 'protected-mode no' on every source node — {README_PREREQS}",
-            ), largest
-    return Check("source_masters", OK, f"all {len(masters)} source masters answer without AUTH"), largest
+            )
+            return seen
+    if len(seen.identities) > 1:
+        running = "; ".join(f"{e} {v} on {len(urls)}" for (e, v), urls in sorted(seen.identities.items()))
+        seen.row = Check(
+            "source_masters",
+            WARN,
+            f"the source masters run different versions ({running}): each shard's sync depends on its "
+            "own master; the RDB rows judge the newest",
+            "finish the rolling upgrade before migrating, or rehearse every version pair",
+        )
+    return seen
 
 
 def cluster_databases_check(source: ServerFacts) -> Check:

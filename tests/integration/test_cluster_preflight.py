@@ -3,6 +3,7 @@ row (and refuse `migrate start`, changing nothing); undone, the row is ok again.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,32 @@ def test_a_cluster_needs_every_key_in_database_0_and_gets_no_bridge_fix() -> Non
     assert rows["databases"].status == "fail" and "database(s) 3" in rows["databases"].detail
     assert rows["rdb_format"].status == "fail" and "--bridge" not in rows["rdb_format"].fix
     assert "Redis <= 7.2" in rows["rdb_format"].fix
+
+
+@pytest.mark.slow
+def test_masters_of_different_versions_are_named_and_the_newest_rdb_is_judged(tmp_path: Path) -> None:
+    """A rolling upgrade half done: node 0 runs Redis 7.0 (RDB 10), node 2 Redis 7.4 (RDB 12), which the
+    Valkey 8.0 target shard of its slots cannot load. Asking node 0 alone would call the pair fine."""
+    from migrator import preflight
+
+    redis70, redis74 = matrix_binary("redis", "7.0"), matrix_binary("redis", "7.4")
+    specs = cluster.node_specs("source", redis70, 3, tmp_path / "src", tmp_path / "logs")
+    specs[2] = dataclasses.replace(specs[2], binary=redis74)
+    source = cluster.LocalCluster(specs, cluster.start_nodes(specs))
+    target = None
+    try:
+        cluster.form(specs)
+        target = cluster.start_cluster(
+            "target", matrix_binary("valkey", "8.0"), 3, tmp_path / "tgt", tmp_path / "logs"
+        )
+        source_rows, source_facts = preflight.source_checks(source.urls[0])
+        _, target_facts = preflight.inspect(target.urls[0], "target")
+        assert source_facts is not None and target_facts is not None
+        rows = {row.name: row for row in [*source_rows, *preflight.pair_checks(source_facts, target_facts)]}
+        masters, rdb = rows["source_masters"], rows["rdb_format"]
+        assert masters.status == "warn" and "redis 7.0.15 on 2; redis 7.4.1 on 1" in masters.detail
+        assert rdb.status == "fail" and "redis 7.4.1 sends RDB 12" in rdb.detail
+    finally:
+        source.stop()
+        if target is not None:
+            target.stop()
