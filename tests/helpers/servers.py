@@ -161,20 +161,27 @@ class ServerPool:
         self.root = root
         self.idle: dict[tuple[str, str], list[ServerProcess]] = {}
         self.config: dict[int, dict[str, str]] = {}  # by port: CONFIG GET * as started
+        self.lent: list[ServerProcess] = []
 
     def lend(self, binary: str, role: str = "test") -> ServerProcess:
         idle = self.idle.setdefault((binary, role), [])
         while idle:
             server = idle.pop()
-            if self._reset(server):
-                return server
-            server.stop()
+            try:
+                if self._reset(server):
+                    self.lent.append(server)
+                    return server
+            finally:  # not lent (reset refused, or raised): stopped, never left running unowned
+                if server not in self.lent:
+                    server.stop()
         workdir = self.root / f"{Path(binary).name}-{role}-{len(list(self.root.iterdir()))}"
         server = ServerProcess(binary, workdir, role=role).start()
+        self.lent.append(server)
         self.config[server.port] = server.client().config_get("*")
         return server
 
     def give_back(self, server: ServerProcess, binary: str, role: str) -> None:
+        self.lent.remove(server)
         self.idle.setdefault((binary, role), []).append(server)
 
     def _reset(self, server: ServerProcess) -> bool:
@@ -199,9 +206,8 @@ class ServerPool:
         return True
 
     def close(self) -> None:
-        for servers in self.idle.values():
-            for server in servers:
-                server.stop()
+        for server in [*self.lent, *(s for servers in self.idle.values() for s in servers)]:
+            server.stop()
 
 
 @pytest.fixture(scope="session")
