@@ -168,12 +168,14 @@ class ServerPool:
         while idle:
             server = idle.pop()
             try:
-                if self._reset(server):
-                    self.lent.append(server)
-                    return server
-            finally:  # not lent (reset refused, or raised): stopped, never left running unowned
-                if server not in self.lent:
-                    server.stop()
+                reset = self._reset(server)
+            except BaseException:  # a reset that raised: stopped, never left running unowned
+                server.stop()
+                raise
+            if reset:
+                self.lent.append(server)
+                return server
+            server.stop()
         workdir = self.root / f"{Path(binary).name}-{role}-{len(list(self.root.iterdir()))}"
         server = ServerProcess(binary, workdir, role=role).start()
         self.lent.append(server)
